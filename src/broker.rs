@@ -1,0 +1,355 @@
+//! Wiring: builds every part of the broker from a configuration, runs it, and shuts it down
+//! in order — stop taking requests, stop taking work, let deliveries in flight finish, close
+//! the stores.
+
+use crate::backend::{self, KeyPolicy, Stores};
+use crate::config::{Config, ConfigError};
+use crate::connectors::{self, ConnectorHandle};
+use crate::inbound::http::{HttpIntake, HttpSources};
+use crate::intake::{DocumentLimits, Intake};
+use crate::ledger::{MessageFilter, Transition};
+use crate::message::State;
+use crate::routing::Router;
+use crate::telemetry::events::MessagePurged;
+use crate::telemetry::metrics::{ConnectorLabels, QueueLabels, StateLabels, metrics};
+use crate::worker::{self, WorkerContext};
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long deliveries in flight may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Everything startup builds from a configuration, before anything runs. `amtsbote check`
+/// calls this too, so that it finds exactly what a start would trip over.
+pub struct Plan {
+    pub router: Router,
+    pub connectors: BTreeMap<String, ConnectorHandle>,
+    pub sources: HttpSources,
+}
+
+pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    for (key, ids) in [
+        ("tenants", config.tenants.keys().collect::<Vec<_>>()),
+        ("connectors", config.connectors.keys().collect()),
+        ("sources", config.sources.keys().collect()),
+    ] {
+        for id in ids {
+            if !valid_id(id) {
+                errors.push(ConfigError::new(None, Some(format!("{key}.{id}")),
+                    "ids are lower-case letters, digits, `-` and `_` (at most 63), starting with a letter or digit"));
+            }
+        }
+    }
+    for (id, t) in &config.tenants {
+        for cid in t.connectors.keys().chain(t.sources.keys()) {
+            if !valid_id(cid) {
+                errors.push(ConfigError::new(
+                    None,
+                    Some(format!("tenants.{id}.{cid}")),
+                    "invalid id",
+                ));
+            }
+        }
+        if t.name.trim().is_empty() {
+            errors.push(ConfigError::new(
+                None,
+                Some(format!("tenants.{id}.name")),
+                "a tenant needs a name",
+            ));
+        }
+        if let Some(ags) = &t.ags
+            && !(ags.len() == 8 && ags.bytes().all(|b| b.is_ascii_digit()))
+        {
+            errors.push(ConfigError::new(
+                None,
+                Some(format!("tenants.{id}.ags")),
+                "an Amtlicher Gemeindeschlüssel has 8 digits",
+            ));
+        }
+    }
+    if config.intake.max_document_bytes > config.intake.max_message_bytes {
+        errors.push(ConfigError::new(
+            None,
+            Some("intake.max_document_bytes".into()),
+            "must not exceed intake.max_message_bytes",
+        ));
+    }
+    let router = Router::compile(config).map_err(|e| errors.extend(e)).ok();
+    let connectors = connectors::build(config).map_err(|e| errors.extend(e)).ok();
+    let sources = HttpSources::build(config)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    match (router, connectors, sources) {
+        (Some(router), Some(connectors), Some(sources)) if errors.is_empty() => Ok(Plan {
+            router,
+            connectors,
+            sources,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+}
+
+/// A running broker.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub stores: Stores,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+    _lock: std::fs::File,
+}
+
+impl Running {
+    /// Signals shutdown and waits until everything has stopped.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+        self.stores.close();
+    }
+
+    /// Waits until the broker stops (after `shutdown` is cancelled elsewhere).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+        self.stores.close();
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Builds and starts the broker: HTTP listener, workers, maintenance.
+pub async fn start(config: &Config) -> Result<Running> {
+    let plan = plan(config).map_err(|errs| {
+        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
+    })?;
+    let data_dir = &config.storage.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let lock_path = data_dir.join("broker.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        bail!(
+            "another amtsbote broker is running on {}",
+            data_dir.display()
+        );
+    }
+
+    let stores = backend::open(config, KeyPolicy::CreateIfMissing)?;
+    if let Some(e) = &stores.embedded {
+        // We hold the broker lock, so any lease in the file belongs to a process that is gone.
+        let released = e
+            .queue
+            .release_all_leases()
+            .await
+            .context("cannot recover queue leases")?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "recovered messages a previous run was delivering; they are attempted again"
+            );
+        }
+    }
+
+    let limits = DocumentLimits {
+        max_document_bytes: config.intake.max_document_bytes,
+        max_message_bytes: config.intake.max_message_bytes,
+        xml: amtsbote_xoev::Limits {
+            max_bytes: config.intake.max_document_bytes as usize,
+            ..Default::default()
+        },
+    };
+    let intake = Arc::new(Intake::new(
+        stores.ledger.clone(),
+        stores.payloads.clone(),
+        plan.router,
+        config.tenants.keys().cloned().collect(),
+        limits,
+    ));
+    let http = Arc::new(HttpIntake {
+        intake,
+        sources: plan.sources,
+    });
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let app = crate::server::router(http, stores.clone());
+    let stop_http = shutdown.clone();
+    tasks.spawn(async move {
+        let serve = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop_http.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP listener failed");
+        }
+    });
+    let ctx = WorkerContext {
+        ledger: stores.ledger.clone(),
+        queue: stores.queue.clone(),
+        store: stores.payloads.clone(),
+    };
+    for handle in plan.connectors.into_values() {
+        tracing::info!(connector = %handle.id, kind = handle.kind, concurrency = handle.concurrency, "starting workers");
+        tasks.spawn(worker::run(
+            ctx.clone(),
+            handle,
+            shutdown.clone(),
+            SHUTDOWN_GRACE,
+        ));
+    }
+    tasks.spawn(maintenance(
+        stores.clone(),
+        config.storage.retention,
+        shutdown.clone(),
+    ));
+
+    tracing::info!(%addr, tenants = config.tenants.len(), data_dir = %data_dir.display(), "amtsbote is running");
+    let task = tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
+    Ok(Running {
+        addr,
+        stores,
+        shutdown,
+        task,
+        _lock: lock,
+    })
+}
+
+/// Background upkeep: gauges for metrics, purging payloads after the retention period, and
+/// removing payload files no ledger row refers to (left by a crash during intake).
+async fn maintenance(stores: Stores, retention: Duration, shutdown: CancellationToken) {
+    let mut gauges = tokio::time::interval(Duration::from_secs(5));
+    let mut purge = tokio::time::interval(Duration::from_secs(600));
+    sweep_orphans(&stores).await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = gauges.tick() => refresh_gauges(&stores).await,
+            _ = purge.tick() => purge_expired(&stores, retention).await,
+        }
+    }
+}
+
+async fn refresh_gauges(stores: &Stores) {
+    let m = metrics();
+    if let Ok(counts) = stores.ledger.count_by_state().await {
+        m.messages.clear();
+        for c in counts {
+            m.messages
+                .get_or_create(&StateLabels {
+                    tenant: c.tenant,
+                    connector: c.connector.unwrap_or_default(),
+                    state: c.state.as_str().into(),
+                })
+                .set(c.count as i64);
+        }
+    }
+    if let Ok(depths) = stores.queue.depth().await {
+        m.queue.clear();
+        for d in depths {
+            for (status, n) in [
+                ("ready", d.ready),
+                ("delayed", d.delayed),
+                ("leased", d.leased),
+                ("dead", d.dead),
+            ] {
+                m.queue
+                    .get_or_create(&QueueLabels {
+                        connector: d.connector.clone(),
+                        status: status.into(),
+                    })
+                    .set(n as i64);
+            }
+            m.queue_oldest_seconds
+                .get_or_create(&ConnectorLabels {
+                    connector: d.connector.clone(),
+                })
+                .set((d.oldest_ms / 1000) as i64);
+        }
+    }
+}
+
+/// Deletes the payloads of messages that reached a final state longer than `retention` ago.
+pub async fn purge_expired(stores: &Stores, retention: Duration) {
+    let before = crate::message::now_millis() - retention.as_millis() as i64;
+    let filter = MessageFilter {
+        states: vec![State::Delivered, State::Rejected],
+        updated_before: Some(before),
+        limit: 1000,
+        ..Default::default()
+    };
+    let Ok(expired) = stores.ledger.list(&filter).await else {
+        return;
+    };
+    for m in expired {
+        if stores.payloads.delete(m.id).await.is_err() {
+            continue;
+        }
+        let reason = format!(
+            "payload deleted after the retention period of {}",
+            humantime::format_duration(retention)
+        );
+        if stores
+            .ledger
+            .transition(m.id, Transition::new(State::Purged, "retention", reason))
+            .await
+            .is_ok()
+        {
+            MessagePurged {
+                id: m.id,
+                parts: m.parts.len(),
+            }
+            .emit();
+        }
+    }
+}
+
+/// Removes stored parts whose message never made it into the ledger (crash during intake).
+async fn sweep_orphans(stores: &Stores) {
+    let Some(e) = &stores.embedded else { return };
+    let store = e.store.clone();
+    let Ok(Ok(found)) = tokio::task::spawn_blocking(move || store.stored_ids()).await else {
+        return;
+    };
+    let cutoff = std::time::SystemTime::now() - Duration::from_secs(60);
+    let mut removed = 0;
+    for (id, modified) in found {
+        if modified > cutoff {
+            continue;
+        }
+        if let Ok(None) = stores.ledger.get(id).await
+            && stores.payloads.delete(id).await.is_ok()
+        {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "removed payloads of messages that were never admitted (interrupted intake)"
+        );
+    }
+}

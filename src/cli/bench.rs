@@ -1,0 +1,335 @@
+//! `amtsbote bench`: throughput and latency of the embedded broker (HTTP intake → queue →
+//! file connector, durable before 202), printed beside a baseline measured in the same run on
+//! the same disk: plain SQLite (WAL, `synchronous = FULL`) inserting and committing the same
+//! payloads.
+//!
+//! Figures, not assertions: the machine is shared and noisy. `docs/BENCHMARKS.md` records runs.
+
+use crate::broker;
+use crate::config::{
+    Config, ConnectorConfig, RetryConfig, RouteConfig, SecretRef, SourceConfig, TenantConfig,
+};
+use crate::ledger::MessageFilter;
+use crate::message::State;
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Messages for the max-load run.
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
+    /// Size of each message in bytes.
+    #[arg(long, default_value_t = 20 * 1024)]
+    size: usize,
+    /// Concurrent HTTP clients in the max-load run.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Messages per second in the fixed-rate run.
+    #[arg(long, default_value_t = 100)]
+    rate: u32,
+    /// Length of the fixed-rate run in seconds.
+    #[arg(long, default_value_t = 10)]
+    rate_seconds: u64,
+    /// Directory for the benchmark's data (default: a temporary directory on the same disk as
+    /// the current directory).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+}
+
+/// A well-formed XGewerbeanzeige 2.2 message padded to `size` bytes with a comment.
+fn message(size: usize) -> Vec<u8> {
+    let base = include_str!("../../examples/messages/xgewerbeanzeige-2.2-gewerbemeldung.xml");
+    let mut s = base.to_string();
+    if s.len() + 7 < size {
+        let pad = "x".repeat(size - s.len() - 7);
+        s.push_str(&format!("<!--{pad}-->"));
+    }
+    s.into_bytes()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Baseline: one row with the payload per message, inserted and committed on its own, then
+/// the same in groups of 100 (what group commit can reach on this disk).
+fn sqlite_baseline(
+    dir: &std::path::Path,
+    payload: &[u8],
+    n: usize,
+) -> Result<(f64, f64, Duration)> {
+    let path = dir.join("baseline.db");
+    let conn = rusqlite::Connection::open(&path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch("CREATE TABLE m (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")?;
+    let single = n.min(2000);
+    let mut lat = Vec::with_capacity(single);
+    let t = Instant::now();
+    for _ in 0..single {
+        let s = Instant::now();
+        conn.execute("INSERT INTO m (body) VALUES (?1)", [payload])?;
+        lat.push(s.elapsed());
+    }
+    let per_commit = single as f64 / t.elapsed().as_secs_f64();
+    lat.sort();
+    let t = Instant::now();
+    for chunk in 0..n.div_ceil(100) {
+        let tx = conn.unchecked_transaction()?;
+        for _ in 0..100.min(n - chunk * 100) {
+            tx.execute("INSERT INTO m (body) VALUES (?1)", [payload])?;
+        }
+        tx.commit()?;
+    }
+    let grouped = n as f64 / t.elapsed().as_secs_f64();
+    Ok((per_commit, grouped, percentile(&lat, 0.99)))
+}
+
+fn bench_config(dir: &std::path::Path) -> Result<Config> {
+    std::fs::write(dir.join("token"), "bench-token")?;
+    let mut c = Config::default();
+    c.server.listen = "127.0.0.1:0".parse()?;
+    c.storage.data_dir = dir.join("data");
+    c.queue.poll_interval = Duration::from_millis(100);
+    c.log.level = "error".into();
+    c.tenants.insert(
+        "bench".into(),
+        TenantConfig {
+            name: "Benchmark".into(),
+            ..Default::default()
+        },
+    );
+    c.sources.insert(
+        "load".into(),
+        SourceConfig::Http {
+            token: SecretRef {
+                file: Some(dir.join("token")),
+                env: None,
+            },
+            tenants: vec!["*".into()],
+        },
+    );
+    c.connectors.insert(
+        "drop".into(),
+        ConnectorConfig::File {
+            directory: dir.join("drop"),
+            concurrency: 16,
+            retry: RetryConfig::default(),
+        },
+    );
+    c.routes.push(RouteConfig {
+        connector: "drop".into(),
+        ..Default::default()
+    });
+    Ok(c)
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: bytes::Bytes,
+    tid: String,
+) -> Result<Duration> {
+    let s = Instant::now();
+    let resp = client
+        .post(url)
+        .bearer_auth("bench-token")
+        .header("Content-Type", "application/xml")
+        .header("X-Transport-Id", tid)
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().as_u16() == 202,
+        "intake answered {}",
+        resp.status()
+    );
+    Ok(s.elapsed())
+}
+
+async fn wait_delivered(stores: &crate::backend::Stores, n: usize) -> Result<()> {
+    loop {
+        let done = stores
+            .ledger
+            .count_by_state()
+            .await?
+            .iter()
+            .filter(|c| c.state == State::Delivered)
+            .map(|c| c.count as usize)
+            .sum::<usize>();
+        if done >= n {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// End-to-end latencies (received → delivered) of delivered messages.
+async fn delivery_latencies(stores: &crate::backend::Stores) -> Result<Vec<Duration>> {
+    let rows = stores
+        .ledger
+        .list(&MessageFilter {
+            states: vec![State::Delivered],
+            ..Default::default()
+        })
+        .await?;
+    let mut v: Vec<Duration> = rows
+        .iter()
+        .map(|m| Duration::from_millis((m.updated_at - m.received_at).max(0) as u64))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let dir = match &args.dir {
+        Some(d) => tempfile::Builder::new()
+            .prefix("amtsbote-bench-")
+            .tempdir_in(d)?,
+        None => tempfile::Builder::new()
+            .prefix("amtsbote-bench-")
+            .tempdir_in(".")?,
+    };
+    let payload = message(args.size);
+    println!(
+        "amtsbote bench — {} messages of {} bytes, {} cores",
+        args.messages,
+        payload.len(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!("data directory: {}", dir.path().display());
+
+    let base_dir = dir.path().join("baseline");
+    std::fs::create_dir_all(&base_dir)?;
+    let (per_commit, grouped, base_p99) = {
+        let p = payload.clone();
+        let d = base_dir.clone();
+        let n = args.messages;
+        tokio::task::spawn_blocking(move || sqlite_baseline(&d, &p, n)).await??
+    };
+
+    // Fixed rate on a fresh broker.
+    let rate_dir = dir.path().join("rate");
+    std::fs::create_dir_all(&rate_dir)?;
+    let running = broker::start(&bench_config(&rate_dir)?).await?;
+    let url = format!("http://{}/api/v1/tenants/bench/messages", running.addr);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let body = bytes::Bytes::from(payload.clone());
+    let n_rate = (args.rate as u64 * args.rate_seconds) as usize;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n_rate {
+        tick.tick().await;
+        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        tasks.spawn(async move { post(&client, &url, body, format!("rate-{i}")).await });
+    }
+    let mut rate_lat = Vec::with_capacity(n_rate);
+    while let Some(r) = tasks.join_next().await {
+        rate_lat.push(r??);
+    }
+    rate_lat.sort();
+    wait_delivered(&running.stores, n_rate).await?;
+    let rate_e2e = delivery_latencies(&running.stores).await?;
+    running.stop().await;
+
+    // Max load on a fresh broker.
+    let max_dir = dir.path().join("max");
+    std::fs::create_dir_all(&max_dir)?;
+    let running = broker::start(&bench_config(&max_dir)?).await?;
+    let url = Arc::new(format!(
+        "http://{}/api/v1/tenants/bench/messages",
+        running.addr
+    ));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.clients {
+        let (client, url, body, next) = (client.clone(), url.clone(), body.clone(), next.clone());
+        let total = args.messages;
+        tasks.spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                lat.push(post(&client, &url, body.clone(), format!("max-{i}")).await?);
+            }
+        });
+    }
+    let mut max_lat = Vec::with_capacity(args.messages);
+    while let Some(r) = tasks.join_next().await {
+        max_lat.extend(r.context("load client")??);
+    }
+    let intake_secs = started.elapsed().as_secs_f64();
+    wait_delivered(&running.stores, args.messages).await?;
+    let delivered_secs = started.elapsed().as_secs_f64();
+    max_lat.sort();
+    running.stop().await;
+
+    let n = args.messages as f64;
+    println!();
+    println!("{:<58} {:>14} {:>12} {:>12}", "", "msg/s", "p50", "p99");
+    println!(
+        "{:<58} {:>14.0} {:>12} {:>12}",
+        "baseline: SQLite WAL FULL, insert+commit per message",
+        per_commit,
+        "",
+        ms(base_p99)
+    );
+    println!(
+        "{:<58} {:>14.0} {:>12} {:>12}",
+        "baseline: SQLite WAL FULL, 100 inserts per commit", grouped, "", ""
+    );
+    println!(
+        "{:<58} {:>14} {:>12} {:>12}",
+        format!("amtsbote intake at {} msg/s (request → 202)", args.rate),
+        args.rate,
+        ms(percentile(&rate_lat, 0.5)),
+        ms(percentile(&rate_lat, 0.99))
+    );
+    println!(
+        "{:<58} {:>14} {:>12} {:>12}",
+        format!("amtsbote at {} msg/s, received → delivered", args.rate),
+        "",
+        ms(percentile(&rate_e2e, 0.5)),
+        ms(percentile(&rate_e2e, 0.99))
+    );
+    println!(
+        "{:<58} {:>14.0} {:>12} {:>12}",
+        format!("amtsbote intake, max load ({} clients)", args.clients),
+        n / intake_secs,
+        ms(percentile(&max_lat, 0.5)),
+        ms(percentile(&max_lat, 0.99))
+    );
+    println!(
+        "{:<58} {:>14.0} {:>12} {:>12}",
+        "amtsbote intake → file connector delivered, max load",
+        n / delivered_secs,
+        "",
+        ""
+    );
+    println!();
+    println!(
+        "ratio delivered / baseline per-commit: {:.2}",
+        (n / delivered_secs) / per_commit
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,334 @@
+//! `amtsbote demo`: the whole flow on one machine in a minute.
+//!
+//! Starts a broker on embedded defaults in a temporary directory, a sample Fachverfahren that
+//! answers `503` to the first attempt of some messages (so retries show), and sends the sample
+//! applications from `examples/messages/` (compiled in) through HTTP intake — one with a PDF
+//! attachment, one twice to show deduplication. Then it waits and prints what happened.
+
+use crate::broker;
+use crate::config::{
+    Config, ConnectorConfig, RetryConfig, RouteConfig, SecretRef, SourceConfig, TenantConfig,
+};
+use crate::ledger::MessageFilter;
+use crate::message::{MessageId, State};
+use crate::sandbox::fachverfahren::{Behaviour, SampleFachverfahren};
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Keep the broker and the sample Fachverfahren running after the demo (Ctrl-C to stop).
+    #[arg(long)]
+    keep_running: bool,
+    /// Show the broker's log lines.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Give up waiting for deliveries after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+/// A sample application to send.
+struct Sample {
+    tenant: &'static str,
+    file: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+    attachment: Option<(&'static str, &'static [u8])>,
+}
+
+const SAMPLES: &[Sample] = &[
+    Sample {
+        tenant: "cottbus",
+        file: "xgewerbeanzeige-2.2-gewerbemeldung.xml",
+        content_type: "application/xml",
+        body: include_bytes!("../../examples/messages/xgewerbeanzeige-2.2-gewerbemeldung.xml"),
+        attachment: None,
+    },
+    Sample {
+        tenant: "cottbus",
+        file: "hundesteuer-anmeldung.json",
+        content_type: "application/json",
+        body: include_bytes!("../../examples/messages/hundesteuer-anmeldung.json"),
+        attachment: Some((
+            "versicherungsnachweis.pdf",
+            include_bytes!("../../examples/messages/versicherungsnachweis.pdf"),
+        )),
+    },
+    Sample {
+        tenant: "gesundheitsamt",
+        file: "xwasser-1.0-pruefbericht.xml",
+        content_type: "application/xml",
+        body: include_bytes!("../../examples/messages/xwasser-1.0-pruefbericht.xml"),
+        attachment: None,
+    },
+    Sample {
+        tenant: "landesarchiv",
+        file: "xdomea-4.0-aussonderung-0503.xml",
+        content_type: "application/xml",
+        body: include_bytes!("../../examples/messages/xdomea-4.0-aussonderung-0503.xml"),
+        attachment: None,
+    },
+];
+
+fn demo_config(dir: &std::path::Path, fv: &SampleFachverfahren) -> Result<Config> {
+    std::fs::write(
+        dir.join("formserver.token"),
+        uuid::Uuid::new_v4().to_string(),
+    )?;
+    let mut c = Config::default();
+    c.server.listen = "127.0.0.1:0".parse()?;
+    c.storage.data_dir = dir.join("data");
+    c.queue.poll_interval = Duration::from_millis(100);
+    let tenant = |name: &str, ags: Option<&str>| TenantConfig {
+        name: name.into(),
+        ags: ags.map(str::to_string),
+        ..Default::default()
+    };
+    c.tenants
+        .insert("cottbus".into(), tenant("Stadt Cottbus", Some("12052000")));
+    c.tenants.insert(
+        "gesundheitsamt".into(),
+        tenant("Gesundheitsamt Beispielkreis", None),
+    );
+    c.tenants.insert(
+        "landesarchiv".into(),
+        tenant("Landesarchiv Nordrhein-Westfalen", None),
+    );
+    c.sources.insert(
+        "formserver".into(),
+        SourceConfig::Http {
+            token: SecretRef {
+                file: Some(dir.join("formserver.token")),
+                env: None,
+            },
+            tenants: vec!["*".into()],
+        },
+    );
+    let retry = RetryConfig {
+        initial_delay: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let http = |endpoint: &str| ConnectorConfig::Http {
+        url: fv.url(endpoint),
+        auth: None,
+        timeout: Duration::from_secs(10),
+        concurrency: 4,
+        retry: retry.clone(),
+    };
+    c.connectors.insert(
+        "gewerberegister".into(),
+        http("gewerberegister/api/v1/meldungen"),
+    );
+    c.connectors
+        .insert("trinkwasser".into(), http("trinkwasser/api/pruefberichte"));
+    c.connectors
+        .insert("hundesteuer".into(), http("steuer/api/hundesteuer"));
+    c.connectors.insert(
+        "e-akte".into(),
+        ConnectorConfig::File {
+            directory: dir.join("e-akte-import"),
+            concurrency: 2,
+            retry,
+        },
+    );
+    let route =
+        |name: &str, standard: &str, message_type: Option<&str>, connector: &str| RouteConfig {
+            name: Some(name.into()),
+            standard: Some(standard.into()),
+            message_type: message_type.map(str::to_string),
+            connector: connector.into(),
+            ..Default::default()
+        };
+    c.routes = vec![
+        route(
+            "gewerbeanmeldung",
+            "xgewerbeanzeige",
+            Some("*.gewerbemeldung.0500"),
+            "gewerberegister",
+        ),
+        route("trinkwasser-pruefbericht", "xwasser", None, "trinkwasser"),
+        route("aussonderung", "xdomea", None, "e-akte"),
+        route("hundesteuer", "json", None, "hundesteuer"),
+    ];
+    Ok(c)
+}
+
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    s: &Sample,
+    transport_id: &str,
+) -> Result<(u16, MessageId)> {
+    let url = format!("{base}/api/v1/tenants/{}/messages", s.tenant);
+    let req = client
+        .post(&url)
+        .bearer_auth(token)
+        .header("X-Transport-Id", transport_id);
+    let req = match s.attachment {
+        None => req.header("Content-Type", s.content_type).body(s.body),
+        Some((name, bytes)) => {
+            let form = reqwest::multipart::Form::new()
+                .part(
+                    "document",
+                    reqwest::multipart::Part::bytes(s.body).mime_str(s.content_type)?,
+                )
+                .part(
+                    "attachment",
+                    reqwest::multipart::Part::bytes(bytes)
+                        .file_name(name)
+                        .mime_str("application/pdf")?,
+                );
+            req.multipart(form)
+        }
+    };
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("sending {}", s.file))?;
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await?;
+    let id = body["id"]
+        .as_str()
+        .and_then(|i| i.parse().ok())
+        .with_context(|| format!("{}: intake answered {status}: {body}", s.file))?;
+    Ok((status, id))
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let level = if args.verbose { "info" } else { "error" };
+    crate::telemetry::init_logging(&crate::config::LogConfig {
+        level: level.into(),
+        ..Default::default()
+    });
+    let dir = tempfile::Builder::new()
+        .prefix("amtsbote-demo-")
+        .tempdir()?;
+    let fv = SampleFachverfahren::start(
+        "127.0.0.1:0".parse()?,
+        Behaviour {
+            fail_every: 2,
+            fail_attempts: 1,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let config = demo_config(dir.path(), &fv)?;
+    let running = broker::start(&config).await?;
+    let base = format!("http://{}", running.addr);
+    let token = std::fs::read_to_string(dir.path().join("formserver.token"))?;
+
+    println!("amtsbote demo");
+    println!(
+        "  broker              {base}  (data in {})",
+        config.storage.data_dir.display()
+    );
+    println!(
+        "  sample Fachverfahren http://{}  (answers 503 to the first attempt of some messages)",
+        fv.addr
+    );
+    println!();
+    let client = reqwest::Client::new();
+    let mut sent: BTreeMap<MessageId, &Sample> = BTreeMap::new();
+    for (i, s) in SAMPLES.iter().enumerate() {
+        let (status, id) = send(&client, &base, &token, s, &format!("demo-{i}")).await?;
+        println!("  sent {:<42} → {status} {id}", s.file);
+        sent.insert(id, s);
+    }
+    let (status, again) = send(&client, &base, &token, &SAMPLES[0], "demo-0").await?;
+    println!(
+        "  sent {:<42} → {status} {again} (same transport id: recognised, not stored twice)",
+        SAMPLES[0].file
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let records = loop {
+        let all = running
+            .stores
+            .ledger
+            .list(&MessageFilter::default())
+            .await?;
+        let done = all.iter().all(|m| m.state.is_final());
+        if done || Instant::now() > deadline {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    println!();
+    println!(
+        "{:<36}  {:<15} {:<36} {:<24} {:<10} {:>8}",
+        "message", "tenant", "standard / type", "route", "state", "attempts"
+    );
+    for m in &records {
+        println!(
+            "{:<36}  {:<15} {:<36} {:<24} {:<10} {:>8}",
+            m.id,
+            m.tenant,
+            super::messages::kind(&m.header, &m.content_type),
+            m.route.as_deref().unwrap_or("-"),
+            m.state.as_str(),
+            m.attempts
+        );
+    }
+    let delivered = records
+        .iter()
+        .filter(|m| m.state == State::Delivered)
+        .count();
+    let fv_cases = fv
+        .received()
+        .iter()
+        .filter(|r| r.reference.is_some())
+        .count();
+    println!();
+    println!(
+        "{delivered} of {} message(s) delivered; the sample Fachverfahren created {fv_cases} case(s); e-akte drop folder: {}",
+        records.len(),
+        dir.path().join("e-akte-import").display()
+    );
+    // One message's audit trail, as `amtsbote messages show <id>` prints it.
+    if let Some(m) = records.iter().find(|m| m.attempts > 1).or(records.first())
+        && let Some(detail) = running.stores.ledger.get(m.id).await?
+    {
+        println!();
+        println!(
+            "history of {} ({}):",
+            m.id,
+            super::messages::kind(&m.header, &m.content_type)
+        );
+        for h in &detail.history {
+            println!(
+                "  {:>2}  {:<10} {:<22} {}",
+                h.seq,
+                h.state.as_str(),
+                h.actor,
+                h.reason
+            );
+        }
+    }
+    let ok = delivered == records.len() && records.len() == sent.len();
+
+    if args.keep_running {
+        println!();
+        println!(
+            "still running — broker {base}, Fachverfahren http://{} — Ctrl-C to stop",
+            fv.addr
+        );
+        println!(
+            "  token for the formserver source: {}",
+            dir.path().join("formserver.token").display()
+        );
+        tokio::signal::ctrl_c().await?;
+    }
+    running.stop().await;
+    fv.stop();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

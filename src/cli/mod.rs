@@ -1,0 +1,89 @@
+//! The command line: one binary for the broker, its operators' tools, the demo and the
+//! sandboxes. Each subcommand lives in its own file.
+
+mod bench;
+mod check;
+mod demo;
+mod messages;
+mod replay;
+mod run;
+mod sandbox;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "amtsbote", version, about = "Integration broker: FIT-Connect / XTA 2 / HTTP in, validated and mapped, into Fachverfahren", long_about = None)]
+pub struct Cli {
+    /// Configuration file (its conf.d/ directory is read too). Without one, embedded defaults.
+    #[arg(long, short, global = true, env = "AMTSBOTE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the broker until SIGTERM/SIGINT.
+    Run,
+    /// Start a broker, a sample Fachverfahren and send sample applications through; prints
+    /// what happened. Exits 0 only if every message was delivered.
+    Demo(demo::Args),
+    /// Validate the configuration as a start would; non-zero exit with file, key and reason.
+    Check,
+    /// Look at messages in the ledger.
+    #[command(subcommand)]
+    Messages(messages::Command),
+    /// Send dead or unrouted messages round again (re-routed with the current configuration).
+    Replay(replay::Args),
+    /// Measure throughput and latency beside a plain-SQLite baseline (see docs/BENCHMARKS.md).
+    Bench(bench::Args),
+    /// Local stand-ins for outside systems.
+    #[command(subcommand)]
+    Sandbox(sandbox::Command),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = cli.config.as_deref();
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run => run::run(config).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::Check => check::run(config),
+            Command::Messages(cmd) => messages::run(config, cmd).await,
+            Command::Replay(args) => replay::run(config, args).await,
+            Command::Sandbox(cmd) => sandbox::run(cmd).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the configuration for tools, printing every problem.
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<crate::config::Config> {
+    match crate::config::load(path) {
+        Ok(l) => Ok(l.config),
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            anyhow::bail!("invalid configuration:\n  {}", lines.join("\n  "))
+        }
+    }
+}

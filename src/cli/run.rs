@@ -1,0 +1,38 @@
+//! `amtsbote run`: the broker, until SIGTERM or SIGINT.
+
+use crate::broker;
+use crate::telemetry;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(config_path)?;
+    telemetry::init_logging(&config.log);
+    if config_path.is_none() {
+        tracing::info!("no configuration file given: running on embedded defaults");
+    }
+    let running = broker::start(&config).await?;
+    let shutdown = running.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: no new requests or deliveries; finishing those in flight");
+        shutdown.cancel();
+    });
+    running.wait().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

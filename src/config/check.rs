@@ -1,0 +1,71 @@
+//! `amtsbote check`'s work: build everything a start would build, and look at the files and
+//! directories it would use.
+
+use super::{ConfigError, Loaded};
+use crate::payload::sealed::PayloadKey;
+use std::fmt;
+
+/// What a valid configuration contains.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub files: usize,
+    pub tenants: usize,
+    pub sources: usize,
+    pub connectors: usize,
+    pub routes: usize,
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} file(s), {} tenant(s), {} source(s), {} connector(s), {} route(s)",
+            self.files, self.tenants, self.sources, self.connectors, self.routes
+        )
+    }
+}
+
+pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
+    let c = &loaded.config;
+    let mut errors = match crate::broker::plan(c) {
+        Ok(_) => Vec::new(),
+        Err(e) => e,
+    };
+    // The payload key: if a file is configured or exists, it must parse.
+    let key_file = c.storage.key_file();
+    match std::fs::read_to_string(&key_file) {
+        Ok(text) => {
+            if let Err(reason) = PayloadKey::from_hex(&text) {
+                errors.push(ConfigError::new(Some(&key_file), None, reason));
+            }
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound && c.storage.payload_key_file.is_none() => {
+        }
+        Err(e) => errors.push(ConfigError::new(
+            None,
+            Some("storage.payload_key_file".into()),
+            format!("cannot read {}: {e}", key_file.display()),
+        )),
+    }
+    let data_dir = &c.storage.data_dir;
+    if data_dir.exists() && !data_dir.is_dir() {
+        errors.push(ConfigError::new(
+            None,
+            Some("storage.data_dir".into()),
+            format!("{} is not a directory", data_dir.display()),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let tenant_count =
+        |f: fn(&super::TenantConfig) -> usize| c.tenants.values().map(f).sum::<usize>();
+    Ok(CheckReport {
+        files: loaded.files.len(),
+        tenants: c.tenants.len(),
+        sources: c.sources.len() + tenant_count(|t| t.sources.len()),
+        connectors: c.connectors.len() + tenant_count(|t| t.connectors.len()),
+        routes: c.routes.len() + tenant_count(|t| t.routes.len()),
+    })
+}

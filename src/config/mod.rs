@@ -1,0 +1,342 @@
+//! Configuration: one TOML file, a `conf.d/` directory with one file per tenant, and
+//! `AMTSBOTE__…` environment overrides (double underscore between keys, e.g.
+//! `AMTSBOTE__SERVER__LISTEN=0.0.0.0:8470`).
+//!
+//! Every struct denies unknown keys, so a typo is an error at start-up (and in
+//! `amtsbote check`), not a silently ignored setting. Every field has a default that works on
+//! one machine; `amtsbote run` with no file at all runs on these defaults.
+//! `docs/configuration.md` documents each key; keep the two in step.
+
+mod check;
+mod load;
+
+pub use check::{CheckReport, check};
+pub use load::{ConfigError, Loaded, load};
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub intake: IntakeConfig,
+    pub queue: QueueConfig,
+    pub log: LogConfig,
+    /// Authorities (municipalities) served by this installation, keyed by tenant id.
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// Inbound doors shared by all tenants (e.g. one form server posting for many).
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// Fachverfahren targets shared by all tenants.
+    pub connectors: BTreeMap<String, ConnectorConfig>,
+    /// Routes for all tenants, tried after each tenant's own routes. First match wins.
+    pub routes: Vec<RouteConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the HTTP listener (intake, health, metrics).
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8470".parse().expect("valid default address"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// SQLite ledger and queue, local payload directory.
+    #[default]
+    Embedded,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub backend: Backend,
+    /// Where the embedded database and payloads live.
+    pub data_dir: PathBuf,
+    /// File with the 256-bit payload encryption key (64 hex digits). Default:
+    /// `<data_dir>/payload.key`, generated on first start with a warning.
+    pub payload_key_file: Option<PathBuf>,
+    /// Delete payloads this long after a message was delivered or rejected (Löschfrist).
+    /// The ledger row stays as audit trail, in state `purged`.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            backend: Backend::Embedded,
+            data_dir: PathBuf::from("./amtsbote-data"),
+            payload_key_file: None,
+            retention: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn key_file(&self) -> PathBuf {
+        self.payload_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("payload.key"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// Largest accepted request (document plus attachments), in bytes. Larger: 413.
+    pub max_message_bytes: u64,
+    /// Largest main document (XML/JSON), in bytes; it is parsed in memory.
+    pub max_document_bytes: u64,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            max_message_bytes: 256 * 1024 * 1024,
+            max_document_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// How long a worker holds a message before it is given to another worker. Must exceed
+    /// every connector's timeout.
+    #[serde(with = "humantime_serde")]
+    pub visibility_timeout: Duration,
+    /// How often idle workers look for due retries.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            visibility_timeout: Duration::from_secs(300),
+            poll_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `amtsbote=debug,info`. `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// One authority (municipality, district office, …).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: String,
+    /// Amtlicher Gemeindeschlüssel (official 8-digit municipality key), if any.
+    #[serde(default)]
+    pub ags: Option<String>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+    #[serde(default)]
+    pub connectors: BTreeMap<String, ConnectorConfig>,
+    /// This tenant's routes, tried before the global ones.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Where a secret comes from. Secrets never live in the configuration file itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// Read from this file (surrounding whitespace is trimmed).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Read from this environment variable.
+    #[serde(default)]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// Form servers POST applications to `/api/v1/tenants/{tenant}/messages`.
+    Http {
+        /// The bearer token this source authenticates with.
+        token: SecretRef,
+        /// Tenants this source may post for (`*` = all). Only for global sources; a tenant's
+        /// own source posts for that tenant only.
+        #[serde(default)]
+        tenants: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Delay before the second attempt.
+    #[serde(with = "humantime_serde")]
+    pub initial_delay: Duration,
+    /// Upper bound of one delay.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Growth per attempt.
+    pub factor: f32,
+    /// Randomise delays so that many retries do not hit the Fachverfahren at once.
+    pub jitter: bool,
+    /// Attempts in total, the first included; then the message is dead.
+    pub max_attempts: u32,
+    /// Give up (dead) when the next attempt would start this long after the first.
+    #[serde(with = "humantime_serde")]
+    pub max_total: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            initial_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(600),
+            factor: 2.0,
+            jitter: true,
+            max_attempts: 12,
+            max_total: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AuthConfig {
+    Bearer {
+        token: SecretRef,
+    },
+    Basic {
+        username: String,
+        password: SecretRef,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ConnectorConfig {
+    /// POST each message to a Fachverfahren's REST endpoint.
+    Http {
+        url: String,
+        #[serde(default)]
+        auth: Option<AuthConfig>,
+        /// Per attempt.
+        #[serde(default = "default_http_timeout", with = "humantime_serde")]
+        timeout: Duration,
+        /// Deliveries in flight at once.
+        #[serde(default = "default_concurrency")]
+        concurrency: usize,
+        #[serde(default)]
+        retry: RetryConfig,
+    },
+    /// Write each message into a drop folder that a Fachverfahren imports from.
+    File {
+        directory: PathBuf,
+        #[serde(default = "default_file_concurrency")]
+        concurrency: usize,
+        #[serde(default)]
+        retry: RetryConfig,
+    },
+}
+
+fn default_http_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_concurrency() -> usize {
+    8
+}
+fn default_file_concurrency() -> usize {
+    2
+}
+
+impl ConnectorConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectorConfig::Http { .. } => "http",
+            ConnectorConfig::File { .. } => "file",
+        }
+    }
+
+    pub fn concurrency(&self) -> usize {
+        match self {
+            ConnectorConfig::Http { concurrency, .. }
+            | ConnectorConfig::File { concurrency, .. } => *concurrency,
+        }
+    }
+
+    pub fn retry(&self) -> &RetryConfig {
+        match self {
+            ConnectorConfig::Http { retry, .. } | ConnectorConfig::File { retry, .. } => retry,
+        }
+    }
+}
+
+/// One routing rule. Every given field must match (`*` and `?` wildcards); absent fields
+/// match anything. The first matching rule wins.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Shown in the ledger and the console; default `route-<n>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Tenant id pattern (global routes only).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Source id pattern.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// XÖV standard key, e.g. `xgewerbeanzeige`, `xbau`, `xdomea`; `json` for JSON documents.
+    #[serde(default)]
+    pub standard: Option<String>,
+    /// Standard version pattern, e.g. `2.*`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Root element (e.g. `*.gewerbemeldung.0500`) or message type code (e.g. `0500`).
+    #[serde(default)]
+    pub message_type: Option<String>,
+    /// LeiKa Leistungsschlüssel (service key) pattern.
+    #[serde(default)]
+    pub service_key: Option<String>,
+    /// Reader authority as `prefix:id`, e.g. `psw:11*`.
+    #[serde(default)]
+    pub reader: Option<String>,
+    /// Author authority as `prefix:id`.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Target connector id.
+    pub connector: String,
+}

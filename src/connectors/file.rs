@@ -1,0 +1,233 @@
+//! The file connector: a drop folder for Fachverfahren that import files.
+//!
+//! Each message becomes one folder `<directory>/<message id>/` holding the document
+//! (`document.xml` or `document.json`), its attachments under `attachments/`, and
+//! `manifest.json` describing them (ids, standard, hashes, sizes). The folder is written under
+//! a temporary name (starting with `.`, which importers should ignore), made durable, renamed
+//! into place and the rename made durable, so an importer never sees a half-written message,
+//! not even after a power cut. Durability comes from a [`SyncGroup`]: concurrent deliveries
+//! share flushes. A folder that already exists is a message delivered before (e.g. before a
+//! crash): delivering again changes nothing.
+
+use super::{Connector, DeliveryError, Parts, Receipt};
+use crate::message::{Envelope, format_millis};
+use crate::sync_group::{self, SyncGroup};
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use tokio::io::AsyncWriteExt;
+
+pub struct FileConnector {
+    directory: PathBuf,
+    sync: OnceLock<SyncGroup>,
+}
+
+impl FileConnector {
+    pub fn new(directory: &Path) -> Result<Self, String> {
+        if directory.as_os_str().is_empty() {
+            return Err("directory must not be empty".into());
+        }
+        Ok(FileConnector {
+            directory: directory.to_path_buf(),
+            sync: OnceLock::new(),
+        })
+    }
+
+    /// Makes everything written into the drop folder so far durable. The group is made on
+    /// first use, when the directory exists.
+    async fn sync(&self) -> Result<(), DeliveryError> {
+        self.sync
+            .get_or_init(|| SyncGroup::new(&self.directory))
+            .sync()
+            .await
+            .map_err(|e| io("cannot sync", &self.directory, e))
+    }
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    message_id: String,
+    tenant: &'a str,
+    source: &'a str,
+    transport_id: Option<&'a str>,
+    received_at: String,
+    standard: Option<&'a str>,
+    version: Option<&'a str>,
+    message_type: Option<&'a str>,
+    root: Option<&'a str>,
+    service_key: Option<&'a str>,
+    files: Vec<ManifestFile<'a>>,
+}
+
+#[derive(Serialize)]
+struct ManifestFile<'a> {
+    part: &'a str,
+    path: String,
+    content_type: &'a str,
+    filename: Option<&'a str>,
+    size: u64,
+    sha256: &'a str,
+}
+
+/// A file name safe on any file system: letters, digits, `.`, `-`, `_`; at most 100 chars.
+fn safe_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let trimmed = cleaned.trim_start_matches('.');
+    if trimmed.is_empty() {
+        "file".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+fn document_name(content_type: &str) -> &'static str {
+    if content_type.contains("json") {
+        "document.json"
+    } else {
+        "document.xml"
+    }
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> DeliveryError {
+    // Every file-system failure is worth retrying: a full disk or an unmounted share heals.
+    DeliveryError::transient(format!("{what} {}: {e}", path.display()))
+}
+
+impl FileConnector {
+    async fn write_part(
+        &self,
+        parts: &Parts<'_>,
+        part: &crate::message::Part,
+        path: &Path,
+    ) -> Result<(), DeliveryError> {
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(|e| io("cannot create", path, e))?;
+        let mut stream = parts.stream(part).await?;
+        while let Some(chunk) = stream.try_next().await? {
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| io("cannot write", path, e))?;
+        }
+        if !sync_group::COVERS_FILE_DATA {
+            file.sync_all()
+                .await
+                .map_err(|e| io("cannot sync", path, e))?;
+        }
+        file.flush().await.map_err(|e| io("cannot write", path, e))
+    }
+
+    fn manifest<'a>(env: &'a Envelope, files: Vec<ManifestFile<'a>>) -> Manifest<'a> {
+        Manifest {
+            message_id: env.message_id.to_string(),
+            tenant: &env.tenant,
+            source: &env.source,
+            transport_id: env.transport_id.as_deref(),
+            received_at: format_millis(env.received_at),
+            standard: env.header.standard.as_deref(),
+            version: env.header.version.as_deref(),
+            message_type: env.header.message_type.as_deref(),
+            root: env.header.root.as_deref(),
+            service_key: env.service_key.as_deref(),
+            files,
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for FileConnector {
+    async fn deliver(&self, parts: &Parts<'_>, _attempt: u32) -> Result<Receipt, DeliveryError> {
+        let env = parts.envelope;
+        let id = env.message_id.to_string();
+        let target = self.directory.join(&id);
+        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+            return Ok(Receipt {
+                reference: Some(target.display().to_string()),
+            });
+        }
+        tokio::fs::create_dir_all(&self.directory)
+            .await
+            .map_err(|e| io("cannot create", &self.directory, e))?;
+        let tmp = self
+            .directory
+            .join(format!(".{id}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let result = async {
+            tokio::fs::create_dir_all(tmp.join("attachments"))
+                .await
+                .map_err(|e| io("cannot create", &tmp, e))?;
+            let mut files = Vec::new();
+            for (i, part) in env.parts.iter().enumerate() {
+                let rel = if part.name == crate::message::PAYLOAD_PART {
+                    document_name(&part.content_type).to_string()
+                } else {
+                    let name = part.filename.as_deref().unwrap_or(&part.name);
+                    format!("attachments/{i:03}-{}", safe_name(name))
+                };
+                self.write_part(parts, part, &tmp.join(&rel)).await?;
+                files.push(ManifestFile {
+                    part: &part.name,
+                    path: rel,
+                    content_type: &part.content_type,
+                    filename: part.filename.as_deref(),
+                    size: part.size,
+                    sha256: &part.sha256,
+                });
+            }
+            let manifest = serde_json::to_vec_pretty(&Self::manifest(env, files))
+                .map_err(|e| DeliveryError::permanent(format!("manifest: {e}")))?;
+            let mpath = tmp.join("manifest.json");
+            let mut f = tokio::fs::File::create(&mpath)
+                .await
+                .map_err(|e| io("cannot create", &mpath, e))?;
+            f.write_all(&manifest)
+                .await
+                .map_err(|e| io("cannot write", &mpath, e))?;
+            if !sync_group::COVERS_FILE_DATA {
+                f.sync_all()
+                    .await
+                    .map_err(|e| io("cannot sync", &mpath, e))?;
+            }
+            f.flush().await.map_err(|e| io("cannot write", &mpath, e))?;
+            // Contents first, then the name: an importer must never find a folder whose
+            // files are not all there.
+            self.sync().await?;
+            tokio::fs::rename(&tmp, &target)
+                .await
+                .map_err(|e| io("cannot rename into", &target, e))?;
+            self.sync().await?;
+            Ok(Receipt {
+                reference: Some(target.display().to_string()),
+            })
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_dir_all(&tmp).await;
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_names() {
+        assert_eq!(safe_name("Antrag Müller.pdf"), "Antrag_M_ller.pdf");
+        assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(safe_name("..."), "file");
+        assert_eq!(safe_name(&"a".repeat(300)).len(), 100);
+    }
+}

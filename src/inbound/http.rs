@@ -1,0 +1,433 @@
+//! HTTP intake: form servers and online services POST applications to
+//! `POST /api/v1/tenants/{tenant}/messages`.
+//!
+//! The body is the document itself (XML or JSON, by `Content-Type`), or `multipart/form-data`
+//! with one `document` part and any number of `attachment` parts (streamed to the payload
+//! store as they arrive). Optional headers: `X-Transport-Id` (the sender's id for this
+//! submission: a repeat is answered with the first message's id and changes nothing) and
+//! `X-Service-Key` (LeiKa Leistungsschlüssel). Each source authenticates with its own bearer
+//! token.
+//!
+//! Answers: 202 with the message id once the message is durable; 200 for a repeated transport
+//! id; errors as RFC 7807 problem documents — 400 malformed (with the parser's reason), 401
+//! no/unknown token, 403 source not allowed for this tenant, 404 unknown tenant, 413 too large,
+//! 415 neither XML nor JSON, 503 storage trouble (nothing kept; send again).
+
+use crate::config::{Config, ConfigError, SourceConfig};
+use crate::intake::{Accepted, Draft, Intake, IntakeError, Origin};
+use crate::secrets;
+use crate::telemetry::events::IntakeRefused;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Which tenants a source may post for.
+#[derive(Debug, Clone)]
+enum Scope {
+    All,
+    Only(BTreeSet<String>),
+}
+
+#[derive(Debug, Clone)]
+struct Source {
+    id: String,
+    scope: Scope,
+}
+
+/// The HTTP sources, looked up by the SHA-256 of their token (so the table holds no tokens).
+#[derive(Debug, Clone, Default)]
+pub struct HttpSources {
+    by_token: HashMap<[u8; 32], Source>,
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl HttpSources {
+    /// Reads every HTTP source's token. Errors name the key and where the token was looked for.
+    pub fn build(config: &Config) -> Result<HttpSources, Vec<ConfigError>> {
+        let mut out = HttpSources::default();
+        let mut errors = Vec::new();
+        let mut seen = BTreeSet::new();
+        let global = config
+            .sources
+            .iter()
+            .map(|(id, s)| (format!("sources.{id}"), id, s, None));
+        let own = config.tenants.iter().flat_map(|(t, tc)| {
+            tc.sources
+                .iter()
+                .map(move |(id, s)| (format!("tenants.{t}.sources.{id}"), id, s, Some(t.clone())))
+        });
+        for (key, id, s, tenant) in global.chain(own) {
+            if !seen.insert(id.clone()) {
+                errors.push(ConfigError::new(
+                    None,
+                    Some(key),
+                    format!("source id `{id}` is used twice"),
+                ));
+                continue;
+            }
+            let SourceConfig::Http { token, tenants } = s;
+            let scope = match (&tenant, tenants.is_empty()) {
+                (Some(t), true) => Scope::Only(BTreeSet::from([t.clone()])),
+                (Some(_), false) => {
+                    errors.push(ConfigError::new(
+                        None,
+                        Some(format!("{key}.tenants")),
+                        "a tenant's own source posts for that tenant only; remove `tenants`",
+                    ));
+                    continue;
+                }
+                (None, _) if tenants.iter().any(|t| t == "*") => Scope::All,
+                (None, true) => {
+                    errors.push(ConfigError::new(
+                        None,
+                        Some(format!("{key}.tenants")),
+                        "a global source must list the tenants it may post for (or \"*\")",
+                    ));
+                    continue;
+                }
+                (None, false) => {
+                    for t in tenants {
+                        if !config.tenants.contains_key(t) {
+                            errors.push(ConfigError::new(
+                                None,
+                                Some(format!("{key}.tenants")),
+                                format!("unknown tenant `{t}`"),
+                            ));
+                        }
+                    }
+                    Scope::Only(tenants.iter().cloned().collect())
+                }
+            };
+            match secrets::read(token) {
+                Ok(secret) => {
+                    let h = token_hash(secret.expose());
+                    if out.by_token.contains_key(&h) {
+                        errors.push(ConfigError::new(
+                            None,
+                            Some(format!("{key}.token")),
+                            "two sources share the same token; each source needs its own",
+                        ));
+                    }
+                    out.by_token.insert(
+                        h,
+                        Source {
+                            id: id.clone(),
+                            scope,
+                        },
+                    );
+                }
+                Err(reason) => {
+                    errors.push(ConfigError::new(None, Some(format!("{key}.token")), reason))
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Option<&Source> {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?;
+        self.by_token.get(&token_hash(token.trim()))
+    }
+}
+
+/// Shared state of the intake endpoint.
+pub struct HttpIntake {
+    pub intake: Arc<Intake>,
+    pub sources: HttpSources,
+}
+
+/// An RFC 7807 problem document.
+fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response {
+    let body = json!({
+        "type": format!("urn:amtsbote:problem:{kind}"),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut resp = (status, Json(body)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/problem+json".parse().expect("valid header"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            "Bearer".parse().expect("valid header"),
+        );
+    }
+    resp
+}
+
+/// A refusal: logged as an internal event and answered as a problem document.
+fn refuse(
+    tenant: &str,
+    source: &str,
+    status: StatusCode,
+    kind: &str,
+    title: &str,
+    detail: &str,
+) -> Response {
+    IntakeRefused {
+        tenant,
+        source,
+        status: status.as_u16(),
+        kind,
+        detail,
+    }
+    .emit();
+    problem(status, kind, title, detail)
+}
+
+fn refuse_intake(tenant: &str, source: &str, e: &IntakeError) -> Response {
+    let (status, kind, title) = match e {
+        IntakeError::UnknownTenant(_) => {
+            (StatusCode::NOT_FOUND, "unknown-tenant", "Unknown tenant")
+        }
+        IntakeError::Malformed { .. } => {
+            (StatusCode::BAD_REQUEST, "malformed", "Malformed document")
+        }
+        IntakeError::MissingDocument => {
+            (StatusCode::BAD_REQUEST, "missing-document", "No document")
+        }
+        IntakeError::Incomplete(_) => (StatusCode::BAD_REQUEST, "incomplete", "Incomplete request"),
+        IntakeError::Unsupported(_) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported document type",
+        ),
+        IntakeError::TooLarge { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Message too large",
+        ),
+        IntakeError::Storage(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage",
+            "Temporarily unable to store messages",
+        ),
+    };
+    refuse(tenant, source, status, kind, title, &e.to_string())
+}
+
+fn accepted(a: &Accepted) -> Response {
+    let status = if a.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let body = json!({
+        "id": a.id.to_string(),
+        "state": a.state.as_str(),
+        "connector": a.connector,
+        "duplicate": a.duplicate,
+    });
+    (status, Json(body)).into_response()
+}
+
+/// Header value as text, if present and printable; at most `max` characters.
+fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Result<Option<String>, String> {
+    let Some(v) = headers.get(name) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| format!("{name} must be printable ASCII"))?
+        .trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.len() > max {
+        return Err(format!("{name} is longer than {max} characters"));
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Reads a body stream into memory up to `limit` bytes.
+async fn read_limited<S, E>(mut stream: S, limit: u64) -> Result<Bytes, IntakeError>
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| IntakeError::Incomplete(e.to_string()))?;
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(IntakeError::TooLarge { limit });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// Fills a draft from a multipart body.
+async fn read_multipart(
+    draft: &mut Draft,
+    mut multipart: Multipart,
+    max_document: u64,
+) -> Result<(), IntakeError> {
+    let mut document = false;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| IntakeError::Incomplete(e.body_text()))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let content_type = field.content_type().map(str::to_string);
+        match name.as_str() {
+            "document" if !document => {
+                document = true;
+                let body = read_limited(field, max_document).await?;
+                draft.set_document(content_type, body)?;
+            }
+            "document" => {
+                return Err(IntakeError::Incomplete(
+                    "more than one `document` part".into(),
+                ));
+            }
+            "attachment" => {
+                let filename = field.file_name().map(str::to_string);
+                let stream = field.map_err(std::io::Error::other);
+                draft
+                    .attach(filename, content_type, Box::pin(stream))
+                    .await?;
+            }
+            other => {
+                return Err(IntakeError::Incomplete(format!(
+                    "unknown part `{other}`: send one `document` and any number of `attachment` parts"
+                )));
+            }
+        }
+    }
+    if !document {
+        return Err(IntakeError::MissingDocument);
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/tenants/{tenant}/messages`
+pub async fn post_message(
+    State(state): State<Arc<HttpIntake>>,
+    Path(tenant): Path<String>,
+    request: Request<Body>,
+) -> Response {
+    let headers = request.headers().clone();
+    let Some(source) = state.sources.authenticate(&headers).cloned() else {
+        return refuse(
+            &tenant,
+            "-",
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "send `Authorization: Bearer <token>` with a source's token",
+        );
+    };
+    let limits = state.intake.limits().clone();
+    let allowed = match &source.scope {
+        Scope::All => true,
+        Scope::Only(ts) => ts.contains(&tenant),
+    };
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (transport_id, service_key) = match (
+        header_text(&headers, "x-transport-id", 256),
+        header_text(&headers, "x-service-key", 64),
+    ) {
+        (Ok(t), Ok(s)) => (t, s),
+        (Err(e), _) | (_, Err(e)) => {
+            return refuse(
+                &tenant,
+                &source.id,
+                StatusCode::BAD_REQUEST,
+                "bad-header",
+                "Bad header",
+                &e,
+            );
+        }
+    };
+    let origin = Origin {
+        tenant: tenant.clone(),
+        source: source.id.clone(),
+        transport_id,
+        service_key,
+    };
+    let draft = match state.intake.open(origin).await {
+        Ok(Ok(draft)) => draft,
+        Ok(Err(dup)) => return accepted(&dup),
+        Err(e) => return refuse_intake(&tenant, &source.id, &e),
+    };
+    // Authorisation after the tenant check, so that 404 and 403 are told apart.
+    if !allowed {
+        draft.discard().await;
+        return refuse(
+            &tenant,
+            &source.id,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            &format!("source `{}` may not post for tenant `{tenant}`", source.id),
+        );
+    }
+    if let Some(len) = declared_length
+        && len > limits.max_message_bytes
+    {
+        draft.discard().await;
+        let e = IntakeError::TooLarge {
+            limit: limits.max_message_bytes,
+        };
+        return refuse_intake(&tenant, &source.id, &e);
+    }
+    let mut draft = draft;
+    let is_multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let filled = if is_multipart {
+        match Multipart::from_request(request, &()).await {
+            Ok(mp) => read_multipart(&mut draft, mp, limits.max_document_bytes).await,
+            Err(e) => Err(IntakeError::Incomplete(e.body_text())),
+        }
+    } else {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = request.into_body().into_data_stream();
+        match read_limited(
+            body,
+            limits.max_document_bytes.min(limits.max_message_bytes),
+        )
+        .await
+        {
+            Ok(bytes) => draft.set_document(content_type, bytes),
+            Err(e) => Err(e),
+        }
+    };
+    if let Err(e) = filled {
+        draft.discard().await;
+        return refuse_intake(&tenant, &source.id, &e);
+    }
+    match draft.commit().await {
+        Ok(a) => accepted(&a),
+        Err(e) => refuse_intake(&tenant, &source.id, &e),
+    }
+}

@@ -1,0 +1,380 @@
+//! Intake: the single door through which every inbound adapter hands over a message.
+//!
+//! An adapter opens a [`Draft`], streams attachments into it (they go straight to the
+//! encrypted payload store), sets the main document, and commits. Commit checks the document
+//! (well-formed XML or JSON, within limits), sniffs the XÖV header, stores the document,
+//! decides the route and writes the ledger row together with the queue entry — one
+//! transaction. Only a committed draft may be acknowledged to the transport. A draft that
+//! fails or is dropped deletes what it stored: nothing is ever half-stored.
+
+mod document;
+
+use crate::ledger::{Admission, Ledger, LedgerError, NewMessage};
+use crate::message::{Envelope, MessageId, PAYLOAD_PART, Part, State, XoevHeader, now_millis};
+use crate::payload::{ByteStream, PayloadError, PayloadStore, put_bytes};
+use crate::routing::{RouteInput, Router};
+use crate::telemetry::events::{DuplicateIgnored, MessageAdmitted};
+use bytes::Bytes;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use document::{DocumentFormat, DocumentLimits};
+
+/// Why intake refused a message. Texts name the message and the rule, never its content.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("unknown tenant `{0}`")]
+    UnknownTenant(String),
+    #[error("the document is not well-formed {format}: {reason}")]
+    Malformed {
+        format: &'static str,
+        reason: String,
+    },
+    #[error(
+        "unsupported content type `{0}`: send XML (application/xml) or JSON (application/json)"
+    )]
+    Unsupported(String),
+    #[error("the message has no document")]
+    MissingDocument,
+    #[error("the message is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("reading the message failed: {0}")]
+    Incomplete(String),
+    #[error("the message could not be stored ({0}); nothing was kept, send it again later")]
+    Storage(String),
+}
+
+impl From<PayloadError> for IntakeError {
+    fn from(e: PayloadError) -> Self {
+        match e {
+            PayloadError::TooLarge { limit, .. } => IntakeError::TooLarge { limit },
+            PayloadError::Source { reason, .. } => IntakeError::Incomplete(reason),
+            other => IntakeError::Storage(other.to_string()),
+        }
+    }
+}
+
+impl From<LedgerError> for IntakeError {
+    fn from(e: LedgerError) -> Self {
+        IntakeError::Storage(e.to_string())
+    }
+}
+
+/// Where a message comes from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub tenant: String,
+    pub source: String,
+    /// The transport's id for this submission (dedupe key per source).
+    pub transport_id: Option<String>,
+    /// LeiKa Leistungsschlüssel, when the transport names one.
+    pub service_key: Option<String>,
+}
+
+/// What intake did with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub id: MessageId,
+    pub duplicate: bool,
+    pub state: State,
+    pub connector: Option<String>,
+}
+
+pub struct Intake {
+    ledger: Arc<dyn Ledger>,
+    store: Arc<dyn PayloadStore>,
+    router: Router,
+    tenants: BTreeSet<String>,
+    limits: DocumentLimits,
+}
+
+impl Intake {
+    pub fn new(
+        ledger: Arc<dyn Ledger>,
+        store: Arc<dyn PayloadStore>,
+        router: Router,
+        tenants: BTreeSet<String>,
+        limits: DocumentLimits,
+    ) -> Self {
+        Intake {
+            ledger,
+            store,
+            router,
+            tenants,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &DocumentLimits {
+        &self.limits
+    }
+
+    /// Starts a message. Returns `Ok(Err(accepted))` when the transport id is already known:
+    /// the caller answers with the first message's id without reading further.
+    pub async fn open(
+        self: &Arc<Self>,
+        origin: Origin,
+    ) -> Result<Result<Draft, Accepted>, IntakeError> {
+        if !self.tenants.contains(&origin.tenant) {
+            return Err(IntakeError::UnknownTenant(origin.tenant));
+        }
+        if let Some(tid) = &origin.transport_id
+            && let Some(id) = self.ledger.find_by_transport(&origin.source, tid).await?
+        {
+            DuplicateIgnored {
+                id,
+                tenant: &origin.tenant,
+                source: &origin.source,
+            }
+            .emit();
+            return Ok(Err(self.duplicate(id).await));
+        }
+        Ok(Ok(Draft {
+            intake: self.clone(),
+            id: MessageId::new(),
+            origin,
+            started: Instant::now(),
+            parts: Vec::new(),
+            stored_bytes: 0,
+            document: None,
+            committed: false,
+        }))
+    }
+
+    async fn duplicate(&self, id: MessageId) -> Accepted {
+        let current = self.ledger.get(id).await.ok().flatten();
+        Accepted {
+            id,
+            duplicate: true,
+            state: current
+                .as_ref()
+                .map(|d| d.message.state)
+                .unwrap_or(State::Received),
+            connector: current.and_then(|d| d.message.connector),
+        }
+    }
+}
+
+/// A message being received. Commit it, or drop it to discard everything it stored.
+pub struct Draft {
+    intake: Arc<Intake>,
+    id: MessageId,
+    origin: Origin,
+    started: Instant,
+    parts: Vec<Part>,
+    stored_bytes: u64,
+    document: Option<(Option<String>, Bytes)>,
+    committed: bool,
+}
+
+impl Draft {
+    pub fn id(&self) -> MessageId {
+        self.id
+    }
+
+    /// Streams one attachment into the payload store.
+    pub async fn attach(
+        &mut self,
+        filename: Option<String>,
+        content_type: Option<String>,
+        data: ByteStream<'_>,
+    ) -> Result<(), IntakeError> {
+        let name = format!("attachment-{}", self.parts.len() + 1);
+        let budget = self
+            .intake
+            .limits
+            .max_message_bytes
+            .saturating_sub(self.stored_bytes);
+        let stored = self
+            .intake
+            .store
+            .put(self.id, &name, data, budget)
+            .await
+            .map_err(|e| match e {
+                PayloadError::TooLarge { .. } => IntakeError::TooLarge {
+                    limit: self.intake.limits.max_message_bytes,
+                },
+                other => other.into(),
+            })?;
+        self.stored_bytes += stored.size;
+        self.parts.push(Part {
+            name,
+            content_type: content_type.unwrap_or_else(|| "application/octet-stream".into()),
+            filename,
+            size: stored.size,
+            sha256: stored.sha256,
+        });
+        Ok(())
+    }
+
+    /// Sets the main document (XML or JSON). `content_type` as declared by the sender.
+    pub fn set_document(
+        &mut self,
+        content_type: Option<String>,
+        body: Bytes,
+    ) -> Result<(), IntakeError> {
+        let limits = &self.intake.limits;
+        if body.len() as u64 > limits.max_document_bytes {
+            return Err(IntakeError::TooLarge {
+                limit: limits.max_document_bytes,
+            });
+        }
+        if self.stored_bytes + body.len() as u64 > limits.max_message_bytes {
+            return Err(IntakeError::TooLarge {
+                limit: limits.max_message_bytes,
+            });
+        }
+        self.document = Some((content_type, body));
+        Ok(())
+    }
+
+    /// Checks, stores, routes and records the message; durable when this returns `Ok`.
+    /// On any error (and for a duplicate) everything stored for it is deleted before this
+    /// returns.
+    pub async fn commit(mut self) -> Result<Accepted, IntakeError> {
+        let result = self.try_commit().await;
+        if !self.committed {
+            self.discard().await;
+        }
+        result
+    }
+
+    /// Deletes whatever this draft stored.
+    pub async fn discard(mut self) {
+        if !self.committed {
+            self.committed = true;
+            if let Err(e) = self.intake.store.delete(self.id).await {
+                tracing::warn!(message_id = %self.id, error = %e,
+                    "could not remove the parts of a refused message; the orphan sweep will");
+            }
+        }
+    }
+
+    async fn try_commit(&mut self) -> Result<Accepted, IntakeError> {
+        let intake = self.intake.clone();
+        let (declared, body) = self.document.take().ok_or(IntakeError::MissingDocument)?;
+        let checked = document::check(declared.as_deref(), &body, &intake.limits)?;
+        let stored = put_bytes(intake.store.as_ref(), self.id, PAYLOAD_PART, body).await?;
+        self.parts.insert(
+            0,
+            Part {
+                name: PAYLOAD_PART.into(),
+                content_type: checked.content_type.clone(),
+                filename: None,
+                size: stored.size,
+                sha256: stored.sha256,
+            },
+        );
+
+        let header: XoevHeader = checked.header;
+        let route = intake.router.route(&RouteInput {
+            tenant: &self.origin.tenant,
+            source: &self.origin.source,
+            header: &header,
+            service_key: self.origin.service_key.as_deref(),
+            json: checked.format == DocumentFormat::Json,
+        });
+        let received_at = now_millis();
+        let mut path = vec![(State::Validated, checked.summary.clone())];
+        let enqueue = match &route {
+            Some(r) => {
+                path.push((
+                    State::Routed,
+                    format!("route {} to connector {}", r.route, r.connector),
+                ));
+                Some(Envelope {
+                    message_id: self.id,
+                    tenant: self.origin.tenant.clone(),
+                    source: self.origin.source.clone(),
+                    transport_id: self.origin.transport_id.clone(),
+                    received_at,
+                    header: header.clone(),
+                    service_key: self.origin.service_key.clone(),
+                    route: r.route.clone(),
+                    connector: r.connector.clone(),
+                    parts: self.parts.clone(),
+                    traceparent: None,
+                })
+            }
+            None => {
+                path.push((
+                    State::Unrouted,
+                    "no route matches; add a route, then replay".into(),
+                ));
+                None
+            }
+        };
+        let size: u64 = self.parts.iter().map(|p| p.size).sum();
+        let admission = intake
+            .ledger
+            .admit(NewMessage {
+                id: self.id,
+                tenant: self.origin.tenant.clone(),
+                source: self.origin.source.clone(),
+                transport_id: self.origin.transport_id.clone(),
+                received_at,
+                content_type: checked.content_type,
+                header: header.clone(),
+                service_key: self.origin.service_key.clone(),
+                parts: self.parts.clone(),
+                path: path.clone(),
+                route: route
+                    .as_ref()
+                    .map(|r| (r.route.clone(), r.connector.clone())),
+                enqueue,
+            })
+            .await?;
+        match admission {
+            Admission::Created(id) => {
+                self.committed = true;
+                MessageAdmitted {
+                    id,
+                    tenant: &self.origin.tenant,
+                    source: &self.origin.source,
+                    standard: header.standard.as_deref(),
+                    message_type: header.message_type.as_deref(),
+                    size,
+                    parts: self.parts.len(),
+                    connector: route.as_ref().map(|r| r.connector.as_str()),
+                    elapsed: self.started.elapsed(),
+                }
+                .emit();
+                Ok(Accepted {
+                    id,
+                    duplicate: false,
+                    state: path.last().map(|p| p.0).unwrap_or(State::Validated),
+                    connector: route.map(|r| r.connector),
+                })
+            }
+            // Another request with the same transport id won the race; ours is discarded
+            // (Drop deletes the parts).
+            Admission::Duplicate(id) => {
+                DuplicateIgnored {
+                    id,
+                    tenant: &self.origin.tenant,
+                    source: &self.origin.source,
+                }
+                .emit();
+                Ok(intake.duplicate(id).await)
+            }
+        }
+    }
+}
+
+impl Drop for Draft {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // Something was stored for a message that was not admitted: remove it.
+        let (store, id) = (self.intake.store.clone(), self.id);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = store.delete(id).await {
+                    tracing::warn!(message_id = %id, error = %e, "could not remove the parts of a refused message; the orphan sweep will");
+                }
+            });
+        }
+    }
+}

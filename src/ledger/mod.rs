@@ -1,0 +1,235 @@
+//! The ledger: one row per message and an append-only, hash-chained history of its states.
+//!
+//! Every state change in the broker goes through here (one door), and the ledger refuses
+//! transitions the state machine does not allow ([`State::can_become`]). The history is the
+//! audit trail: who or what changed the state, when and why — never payload content.
+//!
+//! Enqueueing is part of the ledger's contract: a transition may carry the envelope to put on
+//! a connector's queue, and the ledger guarantees the envelope reaches the queue if and only if
+//! the transition is committed (same transaction in embedded mode; an outbox row swept to the
+//! message broker in cluster mode). That is how "ledger row and queue entry in one transaction"
+//! survives the move to RabbitMQ.
+
+pub mod chain;
+
+use crate::message::{Envelope, MessageId, Millis, Part, State, XoevHeader};
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// A message as intake hands it to the ledger.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub tenant: String,
+    pub source: String,
+    pub transport_id: Option<String>,
+    pub received_at: Millis,
+    pub content_type: String,
+    pub header: XoevHeader,
+    pub service_key: Option<String>,
+    pub parts: Vec<Part>,
+    /// The transitions after `received`, in order (e.g. validated, routed), each with its reason.
+    pub path: Vec<(State, String)>,
+    /// Route name and connector when routed.
+    pub route: Option<(String, String)>,
+    /// The queue entry to create with the row.
+    pub enqueue: Option<Envelope>,
+}
+
+/// The outcome of [`Ledger::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Created(MessageId),
+    /// The transport id was seen before from this source; nothing was changed.
+    Duplicate(MessageId),
+}
+
+impl Admission {
+    pub fn id(&self) -> MessageId {
+        match self {
+            Admission::Created(id) | Admission::Duplicate(id) => *id,
+        }
+    }
+}
+
+/// A requested state change.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub to: State,
+    /// Who or what: `intake`, `worker:<connector>`, `operator:<name>`, `cli`.
+    pub actor: String,
+    /// Why, for people. Never payload content.
+    pub reason: String,
+    /// Delivery attempt number this transition belongs to, if any.
+    pub attempt: Option<u32>,
+    /// New route (name, connector) to record with the transition (replay re-routes).
+    pub route: Option<(String, String)>,
+    /// Put this envelope on its connector's queue atomically with the transition.
+    pub enqueue: Option<Envelope>,
+}
+
+impl Transition {
+    pub fn new(to: State, actor: impl Into<String>, reason: impl Into<String>) -> Self {
+        Transition {
+            to,
+            actor: actor.into(),
+            reason: reason.into(),
+            attempt: None,
+            route: None,
+            enqueue: None,
+        }
+    }
+
+    pub fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = Some(attempt);
+        self
+    }
+
+    pub fn enqueue(mut self, envelope: Envelope) -> Self {
+        self.route = Some((envelope.route.clone(), envelope.connector.clone()));
+        self.enqueue = Some(envelope);
+        self
+    }
+}
+
+/// One entry of a message's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub seq: u32,
+    pub state: State,
+    pub at: Millis,
+    pub actor: String,
+    pub reason: String,
+    pub attempt: Option<u32>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A message row.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageRecord {
+    pub id: MessageId,
+    pub tenant: String,
+    pub source: String,
+    pub transport_id: Option<String>,
+    pub received_at: Millis,
+    pub updated_at: Millis,
+    pub state: State,
+    pub content_type: String,
+    pub header: XoevHeader,
+    pub service_key: Option<String>,
+    pub route: Option<String>,
+    pub connector: Option<String>,
+    pub attempts: u32,
+    pub last_reason: String,
+    pub parts: Vec<Part>,
+    pub head_hash: String,
+}
+
+impl MessageRecord {
+    /// The envelope for (re)queueing this message on `connector` via `route`.
+    pub fn envelope(&self, route: &str, connector: &str) -> Envelope {
+        Envelope {
+            message_id: self.id,
+            tenant: self.tenant.clone(),
+            source: self.source.clone(),
+            transport_id: self.transport_id.clone(),
+            received_at: self.received_at,
+            header: self.header.clone(),
+            service_key: self.service_key.clone(),
+            route: route.to_string(),
+            connector: connector.to_string(),
+            parts: self.parts.clone(),
+            traceparent: None,
+        }
+    }
+}
+
+/// A message with its full history.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageDetail {
+    #[serde(flatten)]
+    pub message: MessageRecord,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Selection for [`Ledger::list`]. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub states: Vec<State>,
+    pub tenant: Option<String>,
+    pub connector: Option<String>,
+    /// Only messages last updated before this time (for "older than" queries).
+    pub updated_before: Option<Millis>,
+    pub limit: usize,
+}
+
+/// Messages per (tenant, connector, state), for metrics and the console.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateCount {
+    pub tenant: String,
+    pub connector: Option<String>,
+    pub state: State,
+    pub count: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("message {0} is not in the ledger")]
+    NotFound(MessageId),
+    #[error("message {id}: the ledger does not allow {from} -> {to}")]
+    TransitionNotAllowed {
+        id: MessageId,
+        from: State,
+        to: State,
+    },
+    #[error(
+        "message {id}: history hash chain is broken at entry {seq}; the ledger was modified outside amtsbote"
+    )]
+    ChainBroken { id: MessageId, seq: u32 },
+    #[error("ledger storage failed: {0}")]
+    Storage(String),
+}
+
+/// Result of [`Ledger::verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ChainVerdict {
+    Intact { entries: u32 },
+    Broken { seq: u32 },
+}
+
+/// The seam between the broker and its state store (SQLite embedded, PostgreSQL in cluster).
+/// Both implementations must pass the same test suite.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Creates a message with `received` and the transitions in `path`, and its queue entry,
+    /// in one transaction. Unique on (source, transport id): a repeat returns the first id and
+    /// changes nothing.
+    async fn admit(&self, message: NewMessage) -> Result<Admission, LedgerError>;
+
+    /// Looks up a message by its transport id (dedupe before doing any work).
+    async fn find_by_transport(
+        &self,
+        source: &str,
+        transport_id: &str,
+    ) -> Result<Option<MessageId>, LedgerError>;
+
+    /// Appends a transition if the state machine allows it, extending the hash chain.
+    /// Returns the state the message was in before.
+    async fn transition(&self, id: MessageId, t: Transition) -> Result<State, LedgerError> {
+        self.transitions(id, vec![t]).await
+    }
+
+    /// Appends several transitions atomically (e.g. `replayed` then `routed`): all or none.
+    /// Returns the state the message was in before the first.
+    async fn transitions(&self, id: MessageId, ts: Vec<Transition>) -> Result<State, LedgerError>;
+
+    async fn get(&self, id: MessageId) -> Result<Option<MessageDetail>, LedgerError>;
+
+    async fn list(&self, filter: &MessageFilter) -> Result<Vec<MessageRecord>, LedgerError>;
+
+    async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError>;
+
+    /// Recomputes the history's hash chain of one message.
+    async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError>;
+}

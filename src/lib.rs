@@ -1,0 +1,28 @@
+//! amtsbote — an integration broker for German public administration.
+//!
+//! Applications filed in online services arrive over FIT-Connect, XTA 2 or plain HTTP, go
+//! through one [`intake`] (dedupe, store, sniff, validate, route), wait in a durable
+//! [`queue`] per connector, and are delivered by [`worker`]s through [`connectors`] into the
+//! authority's back-office systems (Fachverfahren). Every step is recorded in the
+//! [`ledger`]. See `DESIGN.md` in the project's shared notes and `README.md` for the picture.
+
+pub mod backend;
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod embedded;
+pub mod inbound;
+pub mod intake;
+pub mod ledger;
+pub mod message;
+pub mod payload;
+pub mod queue;
+pub mod replay;
+pub mod routing;
+pub mod sandbox;
+pub mod secrets;
+pub mod server;
+pub mod sync_group;
+pub mod telemetry;
+pub mod worker;

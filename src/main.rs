@@ -1,0 +1,5 @@
+//! The `amtsbote` command: see `amtsbote --help`.
+
+fn main() -> std::process::ExitCode {
+    amtsbote::cli::main()
+}

@@ -1,0 +1,329 @@
+//! The payload store on a local directory (embedded deployment).
+//!
+//! Layout: `<dir>/<shard>/<message id>.<part>`, where the shard is the last two hex digits of
+//! the message id (its random end, so shards fill evenly). A part is written to a temporary
+//! name and renamed; `put` returns only when file and name are durable. Durability comes from
+//! a [`SyncGroup`], so concurrent puts share one flush of the file system. A file that was
+//! renamed but not yet flushed when the machine crashed is not referenced by the ledger (intake
+//! writes the ledger row after `put` returns) and is removed by the orphan sweep.
+
+use super::sealed::{CHUNK, HEADER, Opener, PayloadKey, Sealer, TAG};
+use super::{ByteStream, PayloadError, PayloadStore, Stored};
+use crate::message::MessageId;
+use crate::sync_group::{self, SyncGroup};
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+#[derive(Clone)]
+pub struct LocalStore {
+    dir: PathBuf,
+    key: PayloadKey,
+    sync: Arc<OnceLock<SyncGroup>>,
+}
+
+impl LocalStore {
+    pub fn new(dir: impl Into<PathBuf>, key: PayloadKey) -> Self {
+        LocalStore {
+            dir: dir.into(),
+            key,
+            sync: Arc::default(),
+        }
+    }
+
+    /// Made on first use: it needs the directory and a running Tokio runtime.
+    fn sync_group(&self) -> &SyncGroup {
+        self.sync.get_or_init(|| SyncGroup::new(&self.dir))
+    }
+
+    fn shard(&self, id: MessageId) -> PathBuf {
+        let s = id.to_string();
+        self.dir.join(&s[s.len() - 2..])
+    }
+
+    fn path(&self, id: MessageId, part: &str) -> PathBuf {
+        self.shard(id).join(format!("{id}.{part}"))
+    }
+
+    /// Ids of messages that have parts in the store (for the orphan sweep).
+    pub fn stored_ids(&self) -> std::io::Result<Vec<(MessageId, std::time::SystemTime)>> {
+        let mut out = Vec::new();
+        let Ok(shards) = std::fs::read_dir(&self.dir) else {
+            return Ok(out);
+        };
+        for shard in shards {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(shard.path())? {
+                let f = f?;
+                let name = f.file_name();
+                let name = name.to_string_lossy();
+                if let Some(id) = name
+                    .trim_start_matches('.')
+                    .split('.')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                {
+                    out.push((id, f.metadata()?.modified()?));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn io_err(id: MessageId, e: impl std::fmt::Display) -> PayloadError {
+    PayloadError::Io {
+        id,
+        reason: e.to_string(),
+    }
+}
+
+#[async_trait]
+impl PayloadStore for LocalStore {
+    async fn put(
+        &self,
+        id: MessageId,
+        part: &str,
+        mut data: ByteStream<'_>,
+        limit: u64,
+    ) -> Result<Stored, PayloadError> {
+        let shard = self.shard(id);
+        tokio::fs::create_dir_all(&shard)
+            .await
+            .map_err(|e| io_err(id, e))?;
+        let final_path = self.path(id, part);
+        let tmp_path = shard.join(format!(".{id}.{part}.tmp"));
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp_path)
+                .await
+                .map_err(|e| io_err(id, e))?;
+            let (mut sealer, header) = Sealer::new(&self.key, &id.to_string(), part);
+            file.write_all(&header).await.map_err(|e| io_err(id, e))?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            let mut pending = BytesMut::new();
+            while let Some(chunk) = data.next().await {
+                let chunk = chunk.map_err(|e| PayloadError::Source {
+                    id,
+                    reason: e.to_string(),
+                })?;
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(PayloadError::TooLarge { id, limit });
+                }
+                hasher.update(&chunk);
+                pending.extend_from_slice(&chunk);
+                // Seal a full chunk only when more follows, so the last chunk is sealed as last.
+                while pending.len() > CHUNK {
+                    let piece = pending.split_to(CHUNK);
+                    file.write_all(&sealer.seal(&piece))
+                        .await
+                        .map_err(|e| io_err(id, e))?;
+                }
+            }
+            file.write_all(&sealer.finish(&pending))
+                .await
+                .map_err(|e| io_err(id, e))?;
+            if !sync_group::COVERS_FILE_DATA {
+                file.sync_all().await.map_err(|e| io_err(id, e))?;
+            }
+            // tokio writes in the background: wait until the data is in the file.
+            file.flush().await.map_err(|e| io_err(id, e))?;
+            drop(file);
+            tokio::fs::rename(&tmp_path, &final_path)
+                .await
+                .map_err(|e| io_err(id, e))?;
+            self.sync_group().sync().await.map_err(|e| io_err(id, e))?;
+            Ok(Stored {
+                size,
+                sha256: hex::encode(hasher.finalize()),
+            })
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp_path).await;
+        }
+        result
+    }
+
+    async fn get(
+        &self,
+        id: MessageId,
+        part: &str,
+    ) -> Result<BoxStream<'static, Result<Bytes, PayloadError>>, PayloadError> {
+        let path = self.path(id, part);
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(PayloadError::NotFound {
+                    id,
+                    part: part.to_string(),
+                });
+            }
+            Err(e) => return Err(io_err(id, e)),
+        };
+        let mut reader = BufReader::with_capacity(CHUNK + TAG, file);
+        let integrity = {
+            let part = part.to_string();
+            move || PayloadError::Integrity {
+                id,
+                part: part.clone(),
+            }
+        };
+        let mut header = [0u8; HEADER];
+        reader
+            .read_exact(&mut header)
+            .await
+            .map_err(|_| integrity())?;
+        let opener =
+            Opener::new(&self.key, &id.to_string(), part, &header).map_err(|_| integrity())?;
+        let state = Some((reader, opener));
+        let stream = futures::stream::unfold(state, move |state| {
+            let integrity = integrity.clone();
+            async move {
+                let (mut reader, mut opener) = state?;
+                let mut buf = vec![0u8; CHUNK + TAG];
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match reader.read(&mut buf[filled..]).await {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) => return Some((Err(io_err(id, e)), None)),
+                    }
+                }
+                buf.truncate(filled);
+                let at_end = match reader.fill_buf().await {
+                    Ok(rest) => rest.is_empty(),
+                    Err(e) => return Some((Err(io_err(id, e)), None)),
+                };
+                if at_end {
+                    let plain = opener.finish(&buf).map_err(|_| integrity());
+                    Some((plain.map(Bytes::from), None))
+                } else {
+                    match opener.open(&buf) {
+                        Ok(plain) => Some((Ok(Bytes::from(plain)), Some((reader, opener)))),
+                        Err(_) => Some((Err(integrity()), None)),
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    async fn delete(&self, id: MessageId) -> Result<(), PayloadError> {
+        let shard = self.shard(id);
+        let prefix = format!("{id}.");
+        let mut entries = match tokio::fs::read_dir(&shard).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err(id, e)),
+        };
+        while let Some(entry) = entries.next_entry().await.map_err(|e| io_err(id, e))? {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            // Final parts, and the temporary file of an interrupted put.
+            if name.starts_with(&prefix) || name.starts_with(&format!(".{prefix}")) {
+                tokio::fs::remove_file(entry.path())
+                    .await
+                    .map_err(|e| io_err(id, e))?;
+            }
+        }
+        // A purge must stay purged after a crash.
+        self.sync_group().sync().await.map_err(|e| io_err(id, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::{get_bytes, put_bytes};
+
+    #[tokio::test]
+    async fn stores_encrypted_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), PayloadKey::generate());
+        let id = MessageId::new();
+        let secret = b"<name>Erika Mustermann</name>".repeat(5000);
+        let stored = put_bytes(&store, id, "payload", Bytes::from(secret.clone()))
+            .await
+            .unwrap();
+        assert_eq!(stored.size, secret.len() as u64);
+        assert_eq!(stored.sha256, hex::encode(Sha256::digest(&secret)));
+        let on_disk = std::fs::read(store.path(id, "payload")).unwrap();
+        assert!(
+            !on_disk.windows(8).any(|w| w == &b"Mustermann"[..8]),
+            "encrypted at rest"
+        );
+        assert_eq!(get_bytes(&store, id, "payload").await.unwrap(), secret);
+
+        let other_key = LocalStore::new(dir.path(), PayloadKey::generate());
+        assert!(matches!(
+            get_bytes(&other_key, id, "payload").await,
+            Err(PayloadError::Integrity { .. })
+        ));
+        store.delete(id).await.unwrap();
+        assert!(matches!(
+            get_bytes(&store, id, "payload").await,
+            Err(PayloadError::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn exact_chunk_multiples_and_empty_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), PayloadKey::generate());
+        for len in [0usize, CHUNK, 2 * CHUNK, 2 * CHUNK + 1] {
+            let id = MessageId::new();
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+            // Feed in odd pieces to exercise the chunking.
+            let pieces: Vec<Result<Bytes, std::io::Error>> = data
+                .chunks(1000)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            store
+                .put(
+                    id,
+                    "attachment-1",
+                    Box::pin(futures::stream::iter(pieces)),
+                    u64::MAX,
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                get_bytes(&store, id, "attachment-1").await.unwrap(),
+                data,
+                "len {len}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), PayloadKey::generate());
+        let id = MessageId::new();
+        let pieces = vec![
+            Ok(Bytes::from(vec![1u8; 600])),
+            Ok(Bytes::from(vec![2u8; 600])),
+        ];
+        let err = store
+            .put(id, "payload", Box::pin(futures::stream::iter(pieces)), 1000)
+            .await;
+        assert!(matches!(
+            err,
+            Err(PayloadError::TooLarge { limit: 1000, .. })
+        ));
+        assert!(
+            store.stored_ids().unwrap().is_empty(),
+            "no file left behind"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Replay: an operator sends a dead or unrouted message round again, after fixing what was
+//! wrong (the Fachverfahren, a mapping, a missing route). The message is routed anew with the
+//! current configuration; `replayed` and `routed` are recorded and the queue entry created in
+//! one step, so a replay is never half done.
+
+use crate::backend::Stores;
+use crate::intake::DocumentFormat;
+use crate::ledger::{LedgerError, MessageRecord, Transition};
+use crate::message::{MessageId, State};
+use crate::routing::{RouteInput, RouteMatch, Router};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("message {0} is not in the ledger")]
+    NotFound(MessageId),
+    #[error(
+        "message {id} is {state}; only dead, unrouted or (with --force) delivered messages can be replayed"
+    )]
+    NotReplayable { id: MessageId, state: State },
+    #[error("message {0}: still no route matches; add a route for it first")]
+    NoRoute(MessageId),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Routes a stored message with the current routing table.
+pub fn route(router: &Router, m: &MessageRecord) -> Option<RouteMatch> {
+    let json = DocumentFormat::Json
+        == if m.content_type.contains("json") {
+            DocumentFormat::Json
+        } else {
+            DocumentFormat::Xml
+        };
+    router.route(&RouteInput {
+        tenant: &m.tenant,
+        source: &m.source,
+        header: &m.header,
+        service_key: m.service_key.as_deref(),
+        json,
+    })
+}
+
+/// Replays one message. `force` allows replaying a delivered message (a Fachverfahren lost it).
+pub async fn replay(
+    stores: &Stores,
+    router: &Router,
+    id: MessageId,
+    actor: &str,
+    force: bool,
+) -> Result<RouteMatch, ReplayError> {
+    let detail = stores
+        .ledger
+        .get(id)
+        .await?
+        .ok_or(ReplayError::NotFound(id))?;
+    let m = detail.message;
+    let replayable =
+        matches!(m.state, State::Dead | State::Unrouted) || (force && m.state == State::Delivered);
+    if !replayable {
+        return Err(ReplayError::NotReplayable { id, state: m.state });
+    }
+    let target = route(router, &m).ok_or(ReplayError::NoRoute(id))?;
+    let envelope = m.envelope(&target.route, &target.connector);
+    stores
+        .ledger
+        .transitions(
+            id,
+            vec![
+                Transition::new(
+                    State::Replayed,
+                    actor,
+                    format!("replayed (was {})", m.state),
+                ),
+                Transition::new(
+                    State::Routed,
+                    actor,
+                    format!("route {} to connector {}", target.route, target.connector),
+                )
+                .enqueue(envelope),
+            ],
+        )
+        .await
+        .map_err(|e| match e {
+            LedgerError::TransitionNotAllowed { from, .. } => {
+                ReplayError::NotReplayable { id, state: from }
+            }
+            other => ReplayError::Ledger(other),
+        })?;
+    Ok(target)
+}

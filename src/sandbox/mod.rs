@@ -1,0 +1,4 @@
+//! Local stand-ins for systems outside the project, speaking their real wire protocol, for
+//! the demo, the tests, and for a municipality trying a route before going live.
+
+pub mod fachverfahren;

@@ -1,0 +1,206 @@
+//! Typed internal events: everything the broker logs or counts about messages, in one place.
+//!
+//! Each event is a struct with an `emit` method that writes one structured log line and
+//! updates the metrics. Fields are ids, tenants, sources, connectors, standards, sizes,
+//! durations and reasons the broker itself wrote — never payload content, never a secret.
+
+use super::metrics::{ConnectorLabels, OutcomeLabels, RefusedLabels, SourceLabels, metrics};
+use crate::message::MessageId;
+use std::time::Duration;
+
+pub struct MessageAdmitted<'a> {
+    pub id: MessageId,
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub standard: Option<&'a str>,
+    pub message_type: Option<&'a str>,
+    pub size: u64,
+    pub parts: usize,
+    pub connector: Option<&'a str>,
+    pub elapsed: Duration,
+}
+
+impl MessageAdmitted<'_> {
+    pub fn emit(&self) {
+        tracing::info!(
+            message_id = %self.id, tenant = self.tenant, source = self.source,
+            standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
+            size = self.size, parts = self.parts, connector = self.connector.unwrap_or("-"),
+            elapsed_ms = self.elapsed.as_millis() as u64,
+            "message received"
+        );
+        let m = metrics();
+        m.received
+            .get_or_create(&SourceLabels {
+                tenant: self.tenant.into(),
+                source: self.source.into(),
+            })
+            .inc();
+        m.intake_seconds.observe(self.elapsed.as_secs_f64());
+        if self.connector.is_none() {
+            m.unrouted
+                .get_or_create(&SourceLabels {
+                    tenant: self.tenant.into(),
+                    source: self.source.into(),
+                })
+                .inc();
+            tracing::warn!(
+                message_id = %self.id, tenant = self.tenant,
+                standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
+                "message unrouted: no route matches; it is kept — add a route and run `amtsbote replay`"
+            );
+        }
+    }
+}
+
+pub struct DuplicateIgnored<'a> {
+    pub id: MessageId,
+    pub tenant: &'a str,
+    pub source: &'a str,
+}
+
+impl DuplicateIgnored<'_> {
+    pub fn emit(&self) {
+        tracing::info!(message_id = %self.id, tenant = self.tenant, source = self.source,
+            "repeated transport id: already received, ignored");
+        metrics()
+            .duplicates
+            .get_or_create(&SourceLabels {
+                tenant: self.tenant.into(),
+                source: self.source.into(),
+            })
+            .inc();
+    }
+}
+
+/// A request refused before anything was stored (bad input, auth, size).
+pub struct IntakeRefused<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub status: u16,
+    /// Short machine-readable kind, e.g. `malformed-xml`, `too-large`, `unauthorized`.
+    pub kind: &'a str,
+    /// Our own description (parser position and rule), never document content.
+    pub detail: &'a str,
+}
+
+impl IntakeRefused<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            tenant = self.tenant,
+            source = self.source,
+            status = self.status,
+            kind = self.kind,
+            detail = self.detail,
+            "intake refused a request; nothing was stored"
+        );
+        metrics()
+            .refused
+            .get_or_create(&RefusedLabels {
+                source: self.source.into(),
+                reason: self.kind.into(),
+            })
+            .inc();
+    }
+}
+
+pub struct DeliverySucceeded<'a> {
+    pub id: MessageId,
+    pub connector: &'a str,
+    pub attempt: u32,
+    pub elapsed: Duration,
+}
+
+impl DeliverySucceeded<'_> {
+    pub fn emit(&self) {
+        tracing::info!(message_id = %self.id, connector = self.connector, attempt = self.attempt,
+            elapsed_ms = self.elapsed.as_millis() as u64, "delivered");
+        outcome(self.connector, "delivered", self.elapsed);
+    }
+}
+
+pub struct DeliveryWillRetry<'a> {
+    pub id: MessageId,
+    pub connector: &'a str,
+    pub attempt: u32,
+    pub elapsed: Duration,
+    pub delay: Duration,
+    /// The connector's loggable reason (no response content).
+    pub reason: &'a str,
+}
+
+impl DeliveryWillRetry<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(message_id = %self.id, connector = self.connector, attempt = self.attempt,
+            retry_in_ms = self.delay.as_millis() as u64, reason = self.reason,
+            "delivery failed transiently; will retry");
+        outcome(self.connector, "retry", self.elapsed);
+    }
+}
+
+pub struct DeliveryDead<'a> {
+    pub id: MessageId,
+    pub connector: &'a str,
+    pub attempt: u32,
+    pub elapsed: Duration,
+    pub reason: &'a str,
+}
+
+impl DeliveryDead<'_> {
+    pub fn emit(&self) {
+        tracing::error!(message_id = %self.id, connector = self.connector, attempt = self.attempt,
+            reason = self.reason,
+            "delivery failed for good; message is dead — see `amtsbote messages show`, fix, then `amtsbote replay`");
+        outcome(self.connector, "dead", self.elapsed);
+    }
+}
+
+fn outcome(connector: &str, outcome: &str, elapsed: Duration) {
+    let m = metrics();
+    m.deliveries
+        .get_or_create(&OutcomeLabels {
+            connector: connector.into(),
+            outcome: outcome.into(),
+        })
+        .inc();
+    m.delivery_seconds
+        .get_or_create(&ConnectorLabels {
+            connector: connector.into(),
+        })
+        .observe(elapsed.as_secs_f64());
+}
+
+/// Something in the worker runtime went wrong that is not about one delivery's outcome.
+pub struct WorkerTrouble<'a> {
+    pub connector: &'a str,
+    pub id: Option<MessageId>,
+    pub what: &'a str,
+    pub error: &'a str,
+}
+
+impl WorkerTrouble<'_> {
+    pub fn emit(&self) {
+        match self.id {
+            Some(id) => {
+                tracing::error!(connector = self.connector, message_id = %id, error = self.error, "{}", self.what)
+            }
+            None => tracing::error!(
+                connector = self.connector,
+                error = self.error,
+                "{}",
+                self.what
+            ),
+        }
+    }
+}
+
+pub struct MessagePurged {
+    pub id: MessageId,
+    pub parts: usize,
+}
+
+impl MessagePurged {
+    pub fn emit(&self) {
+        tracing::info!(message_id = %self.id, parts = self.parts, "payload purged after the retention period");
+    }
+}

@@ -1,0 +1,150 @@
+//! The Prometheus metrics of one broker process, served at `/metrics`.
+//!
+//! Labels are ids and enumerations only (tenant, source, connector, state, outcome); never
+//! anything taken from a payload.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::{Arc, OnceLock};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    pub tenant: String,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusedLabels {
+    pub source: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectorLabels {
+    pub connector: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub connector: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub tenant: String,
+    pub connector: String,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub connector: String,
+    pub status: String,
+}
+
+fn latency() -> Histogram {
+    // 1 ms … ~65 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub received: Family<SourceLabels, Counter>,
+    pub duplicates: Family<SourceLabels, Counter>,
+    pub refused: Family<RefusedLabels, Counter>,
+    pub unrouted: Family<SourceLabels, Counter>,
+    pub intake_seconds: Histogram,
+    pub deliveries: Family<OutcomeLabels, Counter>,
+    pub delivery_seconds: Family<ConnectorLabels, Histogram, fn() -> Histogram>,
+    pub messages: Family<StateLabels, Gauge>,
+    pub queue: Family<QueueLabels, Gauge>,
+    pub queue_oldest_seconds: Family<ConnectorLabels, Gauge>,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("amtsbote");
+        let m = Metrics {
+            received: Family::default(),
+            duplicates: Family::default(),
+            refused: Family::default(),
+            unrouted: Family::default(),
+            intake_seconds: latency(),
+            deliveries: Family::default(),
+            delivery_seconds: Family::new_with_constructor(latency),
+            messages: Family::default(),
+            queue: Family::default(),
+            queue_oldest_seconds: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "messages_received",
+            "Messages accepted by intake",
+            m.received.clone(),
+        );
+        registry.register(
+            "messages_duplicate",
+            "Repeated transport ids, ignored",
+            m.duplicates.clone(),
+        );
+        registry.register(
+            "intake_refused",
+            "Requests refused by intake before anything was stored",
+            m.refused.clone(),
+        );
+        registry.register(
+            "messages_unrouted",
+            "Messages no route matched",
+            m.unrouted.clone(),
+        );
+        registry.register(
+            "intake_duration_seconds",
+            "Time from request to durable",
+            m.intake_seconds.clone(),
+        );
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts by outcome (delivered, retry, dead)",
+            m.deliveries.clone(),
+        );
+        registry.register(
+            "delivery_duration_seconds",
+            "Duration of one delivery attempt",
+            m.delivery_seconds.clone(),
+        );
+        registry.register(
+            "messages",
+            "Messages in the ledger by tenant, connector and state",
+            m.messages.clone(),
+        );
+        registry.register(
+            "queue_entries",
+            "Queue entries by connector and status (ready, delayed, leased, dead)",
+            m.queue.clone(),
+        );
+        registry.register(
+            "queue_oldest_age_seconds",
+            "Age of the oldest waiting queue entry",
+            m.queue_oldest_seconds.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Arc<Metrics> {
+    static METRICS: OnceLock<Arc<Metrics>> = OnceLock::new();
+    METRICS.get_or_init(|| Arc::new(Metrics::new()))
+}

@@ -1,0 +1,267 @@
+//! The worker runtime: for each connector, takes deliveries off its queue with bounded
+//! concurrency, delivers them, classifies the outcome, and records it in the ledger before
+//! settling the queue entry.
+//!
+//! Order matters for crash safety: the ledger transition is written first, the queue entry
+//! settled second. A crash in between leaves an entry that comes back; the worker then sees
+//! from the ledger that the message is already delivered (or dead) and only settles it. The
+//! message id goes to the Fachverfahren as idempotency key, so a crash *during* a delivery
+//! leads to a second attempt that a Fachverfahren honouring the key recognises.
+
+pub mod retry;
+
+use crate::connectors::{ConnectorHandle, DeliveryError, Parts};
+use crate::ledger::{Ledger, LedgerError, Transition};
+use crate::message::{State, now_millis};
+use crate::payload::PayloadStore;
+use crate::queue::{Delivery, Queue};
+use crate::telemetry::events::{DeliveryDead, DeliverySucceeded, DeliveryWillRetry, WorkerTrouble};
+use retry::{Next, RetryPolicy};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Everything a connector's workers need.
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub ledger: Arc<dyn Ledger>,
+    pub queue: Arc<dyn Queue>,
+    pub store: Arc<dyn PayloadStore>,
+}
+
+/// Runs the workers of one connector until `shutdown` fires, then lets deliveries in flight
+/// finish (up to `grace`) before returning.
+pub async fn run(
+    ctx: WorkerContext,
+    handle: ConnectorHandle,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let actor = format!("worker:{}", handle.id);
+    let policy = RetryPolicy::new(handle.retry.clone());
+    let permits = Arc::new(Semaphore::new(handle.concurrency));
+    let tracker = TaskTracker::new();
+    let mut consumer = loop {
+        match ctx.queue.consume(&handle.id).await {
+            Ok(c) => break c,
+            Err(e) => {
+                WorkerTrouble {
+                    connector: &handle.id,
+                    id: None,
+                    what: "cannot open the queue; retrying",
+                    error: &e.to_string(),
+                }
+                .emit();
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        }
+    };
+    loop {
+        let first = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
+            _ = shutdown.cancelled() => break,
+        };
+        let mut held = vec![first];
+        while let Ok(p) = permits.clone().try_acquire_owned() {
+            held.push(p);
+        }
+        let batch = tokio::select! {
+            b = consumer.next_batch(held.len()) => b,
+            _ = shutdown.cancelled() => break,
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                WorkerTrouble {
+                    connector: &handle.id,
+                    id: None,
+                    what: "cannot read the queue; retrying",
+                    error: &e.to_string(),
+                }
+                .emit();
+                drop(held);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+        };
+        for delivery in batch {
+            let permit = held.pop().expect("never more deliveries than permits");
+            let (ctx, handle, policy, actor) =
+                (ctx.clone(), handle.clone(), policy.clone(), actor.clone());
+            tracker.spawn(async move {
+                process(&ctx, &handle, &policy, &actor, delivery).await;
+                drop(permit);
+            });
+        }
+    }
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(connector = %handle.id, "deliveries still running after the shutdown grace period; their messages come back on the next start");
+    }
+}
+
+/// One delivery attempt, start to settlement.
+async fn process(
+    ctx: &WorkerContext,
+    handle: &ConnectorHandle,
+    policy: &RetryPolicy,
+    actor: &str,
+    delivery: Delivery,
+) {
+    let id = delivery.envelope.message_id;
+    let attempt = delivery.attempt;
+    let connector = handle.id.as_str();
+    let trouble = |what: &str, e: &dyn std::fmt::Display| {
+        WorkerTrouble {
+            connector,
+            id: Some(id),
+            what,
+            error: &e.to_string(),
+        }
+        .emit();
+    };
+
+    // Entering `delivering` also tells us whether this entry is stale: a message that is
+    // already delivered or dead (the ack was lost in a crash) must not go out again.
+    let start =
+        Transition::new(State::Delivering, actor, format!("attempt {attempt}")).attempt(attempt);
+    match ctx.ledger.transition(id, start).await {
+        Ok(_) => {}
+        Err(LedgerError::TransitionNotAllowed { from, .. }) if from.is_final() => {
+            if let Err(e) = delivery.ack().await {
+                trouble("cannot settle a stale queue entry", &e);
+            }
+            return;
+        }
+        Err(e) => {
+            trouble(
+                "cannot record the delivery start; giving the message back",
+                &e,
+            );
+            let _ = delivery.release().await;
+            return;
+        }
+    }
+
+    let started = Instant::now();
+    let parts = Parts {
+        envelope: &delivery.envelope,
+        store: ctx.store.as_ref(),
+    };
+    let result = handle.connector.deliver(&parts, attempt).await;
+    let elapsed = started.elapsed();
+
+    let (transition, settle): (Transition, Settlement) = match result {
+        Ok(receipt) => {
+            DeliverySucceeded {
+                id,
+                connector,
+                attempt,
+                elapsed,
+            }
+            .emit();
+            let reason = match &receipt.reference {
+                Some(r) => format!("delivered to {connector}; reference {r}"),
+                None => format!("delivered to {connector}"),
+            };
+            (
+                Transition::new(State::Delivered, actor, reason).attempt(attempt),
+                Settlement::Ack,
+            )
+        }
+        Err(e @ DeliveryError::Permanent { .. }) => {
+            let reason = e.to_string();
+            DeliveryDead {
+                id,
+                connector,
+                attempt,
+                elapsed,
+                reason: &reason,
+            }
+            .emit();
+            let text = format!("permanent failure: {}", e.for_ledger());
+            (
+                Transition::new(State::Dead, actor, text.clone()).attempt(attempt),
+                Settlement::Dead(text),
+            )
+        }
+        Err(e @ DeliveryError::Transient { retry_after, .. }) => {
+            let since_first =
+                Duration::from_millis((now_millis() - delivery.first_attempt_at).max(0) as u64);
+            match policy.after_failure(attempt, since_first, retry_after) {
+                Next::RetryIn(delay) => {
+                    DeliveryWillRetry {
+                        id,
+                        connector,
+                        attempt,
+                        elapsed,
+                        delay,
+                        reason: &e.to_string(),
+                    }
+                    .emit();
+                    let text = format!(
+                        "attempt {attempt} failed: {}; next attempt in {}",
+                        e.for_ledger(),
+                        humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+                    );
+                    (
+                        Transition::new(State::Retrying, actor, text).attempt(attempt),
+                        Settlement::Retry(delay),
+                    )
+                }
+                Next::GiveUp => {
+                    let reason = e.to_string();
+                    DeliveryDead {
+                        id,
+                        connector,
+                        attempt,
+                        elapsed,
+                        reason: &reason,
+                    }
+                    .emit();
+                    let text = format!("gave up after {attempt} attempts: {}", e.for_ledger());
+                    (
+                        Transition::new(State::Dead, actor, text.clone()).attempt(attempt),
+                        Settlement::Dead(text),
+                    )
+                }
+            }
+        }
+    };
+
+    if let Err(e) = ctx.ledger.transition(id, transition).await {
+        // The outcome is not recorded: give the entry back so the attempt is repeated (the
+        // idempotency key protects the Fachverfahren) rather than settle without a record.
+        trouble(
+            "cannot record the delivery outcome; the message will be attempted again",
+            &e,
+        );
+        let _ = delivery.release().await;
+        return;
+    }
+    let settled = match settle {
+        Settlement::Ack => delivery.ack().await,
+        Settlement::Retry(d) => delivery.retry_after(d).await,
+        Settlement::Dead(reason) => delivery.dead(&reason).await,
+    };
+    if let Err(e) = settled {
+        trouble(
+            "cannot settle the queue entry; it will come back and be recognised",
+            &e,
+        );
+    }
+}
+
+enum Settlement {
+    Ack,
+    Retry(Duration),
+    Dead(String),
+}

@@ -1,0 +1,344 @@
+//! Test harness for end-to-end tests: a real `amtsbote` binary with a configuration file in a
+//! temporary directory, a sample Fachverfahren in the test process, and helpers to post
+//! messages and ask the CLI what the ledger says.
+#![allow(dead_code)]
+
+use amtsbote::sandbox::fachverfahren::{Behaviour, Received, SampleFachverfahren};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "test-token-formserver";
+pub const OTHER_TOKEN: &str = "test-token-other";
+
+pub fn fixture(rel: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn gewerbe_xml() -> Vec<u8> {
+    fixture("examples/messages/xgewerbeanzeige-2.2-gewerbemeldung.xml")
+}
+
+pub fn xdomea_xml() -> Vec<u8> {
+    fixture("examples/messages/xdomea-4.0-aussonderung-0503.xml")
+}
+
+pub fn xwasser_xml() -> Vec<u8> {
+    fixture("examples/messages/xwasser-1.0-pruefbericht.xml")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Broker {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub port: u16,
+    pub fv: SampleFachverfahren,
+    child: Option<Child>,
+    client: reqwest::Client,
+}
+
+/// The configuration every test starts from: two tenants, a global source, an http
+/// connector to the sample Fachverfahren, a file connector, routes by standard.
+pub fn config_text(dir: &Path, port: u16, fv_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+
+[storage]
+data_dir = "data"
+
+[queue]
+poll_interval = "100ms"
+visibility_timeout = "30s"
+
+[intake]
+max_message_bytes = 2000000
+max_document_bytes = 1000000
+
+[log]
+level = "info"
+
+[sources.formserver]
+kind = "http"
+token = {{ file = "formserver.token" }}
+tenants = ["*"]
+
+[connectors.gewerberegister]
+kind = "http"
+url = "{fv_url}/gewerberegister"
+timeout = "5s"
+concurrency = 4
+retry = {{ initial_delay = "100ms", max_delay = "1s", max_attempts = 5 }}
+
+[connectors.e-akte]
+kind = "file"
+directory = "{drop}"
+retry = {{ initial_delay = "100ms", max_delay = "1s" }}
+
+[[routes]]
+name = "gewerbe"
+standard = "xgewerbeanzeige"
+message_type = "*.gewerbemeldung.0500"
+connector = "gewerberegister"
+
+[[routes]]
+name = "akten"
+standard = "xdomea"
+connector = "e-akte"
+
+[[routes]]
+name = "json"
+standard = "json"
+connector = "gewerberegister"
+
+[tenants.cottbus]
+name = "Stadt Cottbus"
+ags = "12052000"
+
+[tenants.beispielheim]
+name = "Gemeinde Beispielheim"
+
+[tenants.beispielheim.sources.own-portal]
+kind = "http"
+token = {{ file = "other.token" }}
+{extra}
+"#,
+        drop = dir.join("drop").display()
+    )
+}
+
+impl Broker {
+    /// Starts the sample Fachverfahren and the broker with the standard configuration plus
+    /// `extra` TOML appended.
+    pub async fn start(behaviour: Behaviour, extra: &str) -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let fv = SampleFachverfahren::start("127.0.0.1:0".parse().unwrap(), behaviour)
+            .await
+            .unwrap();
+        let port = free_port();
+        std::fs::write(dir.path().join("formserver.token"), TOKEN).unwrap();
+        std::fs::write(dir.path().join("other.token"), OTHER_TOKEN).unwrap();
+        let config = dir.path().join("amtsbote.toml");
+        std::fs::write(
+            &config,
+            config_text(dir.path(), port, &format!("http://{}", fv.addr), extra),
+        )
+        .unwrap();
+        let mut b = Broker {
+            dir,
+            config,
+            port,
+            fv,
+            child: None,
+            client: reqwest::Client::new(),
+        };
+        b.spawn().await;
+        b
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the broker process and waits until it is ready.
+    pub async fn spawn(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("broker.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_amtsbote"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/readyz", self.base()))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("broker exited with {status} during start:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "broker not ready after 30 s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        unsafe {
+            libc::kill(c.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "broker did not stop within 30 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub async fn post(
+        &self,
+        tenant: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        transport_id: Option<&str>,
+    ) -> (u16, Value) {
+        self.post_as(TOKEN, tenant, body, content_type, transport_id)
+            .await
+    }
+
+    pub async fn post_as(
+        &self,
+        token: &str,
+        tenant: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        transport_id: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}/api/v1/tenants/{tenant}/messages", self.base()))
+            .bearer_auth(token)
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(t) = transport_id {
+            req = req.header("X-Transport-Id", t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Runs the CLI against this broker's configuration.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_amtsbote"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn show(&self, id: &str) -> Value {
+        let out = self.cli(&["messages", "show", id, "--json"]);
+        assert!(
+            out.status.success(),
+            "messages show {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn list(&self, extra: &[&str]) -> Vec<Value> {
+        let mut args = vec!["messages", "list", "--json", "--limit", "0"];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args);
+        assert!(
+            out.status.success(),
+            "messages list: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Waits until message `id` is in `state` (panics with its history after `secs`).
+    pub async fn wait_state(&self, id: &str, state: &str, secs: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let m = self.show(id);
+            if m["state"] == state {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "message {id} not {state} after {secs} s: {m:#}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.fv.received()
+    }
+
+    /// Files under the payload store directory (to check nothing was stored).
+    pub fn payload_files(&self) -> usize {
+        walk(&self.data_dir().join("payloads"))
+    }
+}
+
+fn walk(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                walk(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

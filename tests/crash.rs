@@ -1,0 +1,197 @@
+//! End-to-end: `kill -9` of the broker at random moments while applications stream in and
+//! deliveries are under way. After a restart every accepted message is delivered, and a
+//! Fachverfahren that honours `Idempotency-Key` has exactly one case per message.
+
+mod common;
+
+use amtsbote::sandbox::fachverfahren::Behaviour;
+use common::*;
+use rand::Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 12;
+const SENDERS: usize = 4;
+
+/// What the form server knows: transport id → message id once intake said 2xx.
+type Accepted = Arc<Mutex<BTreeMap<String, String>>>;
+
+/// Sends messages with the given transport ids, like a form server that retries until it gets
+/// an answer; returns when `stop` is set or all are accepted.
+async fn send_all(
+    base: String,
+    ids: Vec<String>,
+    accepted: Accepted,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for tid in ids {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        if accepted.lock().unwrap().contains_key(&tid) {
+            continue;
+        }
+        let resp = client
+            .post(format!("{base}/api/v1/tenants/cottbus/messages"))
+            .bearer_auth(TOKEN)
+            .header("Content-Type", "application/xml")
+            .header("X-Transport-Id", &tid)
+            .body(gewerbe_xml())
+            .send()
+            .await;
+        match resp {
+            Ok(r) if r.status().is_success() => {
+                let v: serde_json::Value = match r.json().await {
+                    Ok(v) => v,
+                    Err(_) => return, // killed while answering: not known as accepted
+                };
+                let id = v["id"].as_str().unwrap().to_string();
+                let mut acc = accepted.lock().unwrap();
+                if let Some(prev) = acc.insert(tid.clone(), id.clone()) {
+                    assert_eq!(prev, id, "transport id {tid} got two message ids");
+                }
+            }
+            _ => return, // the broker is gone; retry in the next round
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_flow_loses_nothing_and_delivers_once() {
+    let mut b = Broker::start(
+        Behaviour {
+            fail_every: 4,
+            fail_attempts: 1,
+            ..Default::default()
+        },
+        "",
+    )
+    .await;
+    let accepted: Accepted = Arc::default();
+    let total = 240;
+    let all: Vec<String> = (0..total).map(|i| format!("form-{i:04}")).collect();
+    let mut rng = rand::rng();
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        if round > 0 {
+            b.spawn().await;
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pending: Vec<String> = {
+            let acc = accepted.lock().unwrap();
+            all.iter()
+                .filter(|t| !acc.contains_key(*t))
+                .cloned()
+                .collect()
+        };
+        let mut tasks = Vec::new();
+        for s in 0..SENDERS {
+            let mine: Vec<String> = pending.iter().skip(s).step_by(SENDERS).cloned().collect();
+            tasks.push(tokio::spawn(send_all(
+                b.base(),
+                mine,
+                accepted.clone(),
+                stop.clone(),
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(50..700))).await;
+        b.kill9();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+    // Last start: send what is left, then let everything drain.
+    b.spawn().await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    send_all(b.base(), all.clone(), accepted.clone(), stop).await;
+    let accepted = accepted.lock().unwrap().clone();
+    assert_eq!(
+        accepted.len(),
+        total,
+        "every message was eventually accepted"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let rows = b.list(&[]);
+        let delivered = rows.iter().filter(|m| m["state"] == "delivered").count();
+        if delivered == total && rows.len() == total {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{delivered} of {total} delivered, {} rows; states: {:?}",
+            rows.len(),
+            rows.iter()
+                .map(|m| m["state"].as_str().unwrap())
+                .collect::<BTreeSet<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let received = b.received();
+    let cases: BTreeSet<&str> = received
+        .iter()
+        .filter_map(|r| r.reference.as_deref())
+        .collect();
+    let keys: BTreeSet<&str> = received
+        .iter()
+        .filter(|r| r.reference.is_some())
+        .map(|r| r.key.as_str())
+        .collect();
+    let ids: BTreeSet<&str> = accepted.values().map(String::as_str).collect();
+    assert_eq!(
+        keys, ids,
+        "every accepted message reached the Fachverfahren, nothing else did"
+    );
+    assert_eq!(
+        cases.len(),
+        total,
+        "one case per message with Idempotency-Key"
+    );
+    let raw_duplicates: u32 = received.iter().map(|r| r.duplicates).sum();
+    let requests: u32 = received.iter().map(|r| r.requests).sum();
+    println!(
+        "kill -9 x{ROUNDS}: {total} messages, {} cases, {requests} requests, {raw_duplicates} duplicate deliveries absorbed by Idempotency-Key, {:.1} s",
+        cases.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for id in ids.iter().take(20) {
+        let m = b.show(id);
+        assert!(
+            m["chain"]["Intact"].is_object(),
+            "hash chain intact for {id}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_in_flight_work_and_exits_cleanly() {
+    let mut b = Broker::start(Behaviour::default(), "").await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let (status, body) = b
+            .post("cottbus", gewerbe_xml(), "application/xml", None)
+            .await;
+        assert_eq!(status, 202);
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    let status = b.terminate();
+    assert!(status.success(), "exit status {status}");
+    assert!(b.log().contains("stopped"), "{}", b.log());
+    b.spawn().await;
+    for id in &ids {
+        b.wait_state(id, "delivered", 30).await;
+    }
+    let received = b.received();
+    assert_eq!(
+        received.iter().filter(|r| r.reference.is_some()).count(),
+        20
+    );
+}
