@@ -27,6 +27,25 @@ struct Inner {
 }
 
 impl SyncGroup {
+    /// The group for the file system holding `dir`: one per file system in the process, so
+    /// that the payload store and a drop folder on the same disk share flushes. Falls back to
+    /// a group of its own when `dir` cannot be looked at yet.
+    pub fn for_dir(dir: &Path) -> SyncGroup {
+        use std::collections::HashMap;
+        use std::sync::{LazyLock, Weak};
+        static GROUPS: LazyLock<Mutex<HashMap<u64, Weak<Inner>>>> = LazyLock::new(Default::default);
+        let Some(device) = device_of(dir) else {
+            return SyncGroup::new(dir);
+        };
+        let mut groups = GROUPS.lock().expect("sync groups");
+        if let Some(inner) = groups.get(&device).and_then(Weak::upgrade) {
+            return SyncGroup { inner };
+        }
+        let group = SyncGroup::new(dir);
+        groups.insert(device, Arc::downgrade(&group.inner));
+        group
+    }
+
     /// A group for the file system of `dir` (which must exist when `sync` is first called).
     /// Needs a Tokio runtime: the flushing task runs on it.
     pub fn new(dir: &Path) -> SyncGroup {
@@ -51,10 +70,14 @@ impl SyncGroup {
                 }
                 let dir = inner.dir.clone();
                 drop(inner);
+                let started = std::time::Instant::now();
                 let result = tokio::task::spawn_blocking(move || flush(&dir))
                     .await
                     .map_err(|e| e.to_string())
                     .and_then(|r| r.map_err(|e| e.to_string()));
+                crate::telemetry::metrics::metrics()
+                    .fs_flush_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 for w in batch {
                     let _ = w.send(result.clone());
                 }
@@ -74,6 +97,17 @@ impl SyncGroup {
             Err(_) => Err(std::io::Error::other("the sync task stopped")),
         }
     }
+}
+
+#[cfg(unix)]
+fn device_of(dir: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| m.dev())
+}
+
+#[cfg(not(unix))]
+fn device_of(_dir: &Path) -> Option<u64> {
+    None
 }
 
 #[cfg(target_os = "linux")]

@@ -34,6 +34,9 @@ pub struct Args {
     /// Length of the fixed-rate run in seconds.
     #[arg(long, default_value_t = 10)]
     rate_seconds: u64,
+    /// Deliveries in flight at once (the file connector's concurrency).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
     /// Directory for the benchmark's data (default: a temporary directory on the same disk as
     /// the current directory).
     #[arg(long)]
@@ -49,6 +52,37 @@ fn message(size: usize) -> Vec<u8> {
         s.push_str(&format!("<!--{pad}-->"));
     }
     s.into_bytes()
+}
+
+/// (count, sum) of a histogram from the process's metrics text.
+fn histogram(text: &str, name: &str) -> (f64, f64) {
+    let value = |suffix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}_{suffix} ")))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (value("count"), value("sum"))
+}
+
+/// What the durability machinery did between two metric snapshots.
+fn durability_report(before: &str, after: &str) -> String {
+    let delta = |name: &str| {
+        let (c0, s0) = histogram(before, name);
+        let (c1, s1) = histogram(after, name);
+        (c1 - c0, s1 - s0)
+    };
+    let (commits, commit_secs) = delta("amtsbote_db_commit_duration_seconds");
+    let (_, jobs) = delta("amtsbote_db_group_jobs");
+    let (flushes, flush_secs) = delta("amtsbote_fs_flush_duration_seconds");
+    let per = |sum: f64, n: f64| if n > 0.0 { sum / n } else { 0.0 };
+    format!(
+        "database: {commits:.0} group commits, {:.1} jobs and {:.2} ms each; file system: {flushes:.0} flushes, {:.2} ms each",
+        per(jobs, commits),
+        per(commit_secs, commits) * 1000.0,
+        per(flush_secs, flushes) * 1000.0
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -97,7 +131,7 @@ fn sqlite_baseline(
     Ok((per_commit, grouped, percentile(&lat, 0.99)))
 }
 
-fn bench_config(dir: &std::path::Path) -> Result<Config> {
+fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<Config> {
     std::fs::write(dir.join("token"), "bench-token")?;
     let mut c = Config::default();
     c.server.listen = "127.0.0.1:0".parse()?;
@@ -125,7 +159,7 @@ fn bench_config(dir: &std::path::Path) -> Result<Config> {
         "drop".into(),
         ConnectorConfig::File {
             directory: dir.join("drop"),
-            concurrency: 16,
+            concurrency,
             retry: RetryConfig::default(),
         },
     );
@@ -225,7 +259,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // Fixed rate on a fresh broker.
     let rate_dir = dir.path().join("rate");
     std::fs::create_dir_all(&rate_dir)?;
-    let running = broker::start(&bench_config(&rate_dir)?).await?;
+    let running = broker::start(&bench_config(&rate_dir, args.concurrency)?).await?;
     let url = format!("http://{}/api/v1/tenants/bench/messages", running.addr);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -252,12 +286,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // Max load on a fresh broker.
     let max_dir = dir.path().join("max");
     std::fs::create_dir_all(&max_dir)?;
-    let running = broker::start(&bench_config(&max_dir)?).await?;
+    let running = broker::start(&bench_config(&max_dir, args.concurrency)?).await?;
     let url = Arc::new(format!(
         "http://{}/api/v1/tenants/bench/messages",
         running.addr
     ));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let metrics_before = crate::telemetry::metrics::metrics().encode();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.clients {
@@ -281,6 +316,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let intake_secs = started.elapsed().as_secs_f64();
     wait_delivered(&running.stores, args.messages).await?;
     let delivered_secs = started.elapsed().as_secs_f64();
+    let durability = durability_report(
+        &metrics_before,
+        &crate::telemetry::metrics::metrics().encode(),
+    );
     max_lat.sort();
     running.stop().await;
 
@@ -331,5 +370,6 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         "ratio delivered / baseline per-commit: {:.2}",
         (n / delivered_secs) / per_commit
     );
+    println!("max-load run: {durability}");
     Ok(ExitCode::SUCCESS)
 }

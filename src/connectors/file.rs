@@ -39,7 +39,7 @@ impl FileConnector {
     /// first use, when the directory exists.
     async fn sync(&self) -> Result<(), DeliveryError> {
         self.sync
-            .get_or_init(|| SyncGroup::new(&self.directory))
+            .get_or_init(|| SyncGroup::for_dir(&self.directory))
             .sync()
             .await
             .map_err(|e| io("cannot sync", &self.directory, e))

@@ -191,6 +191,9 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
 }
 
 fn run_group(conn: &Connection, group: Vec<Job>) {
+    let started = std::time::Instant::now();
+    let m = crate::telemetry::metrics::metrics();
+    m.db_group_jobs.observe(group.len() as f64);
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // The jobs cannot run: answer each with the failure by running it against nothing.
         // Dropping a job drops its reply channel, which the caller sees as a failure.
@@ -216,6 +219,7 @@ fn run_group(conn: &Connection, group: Vec<Job>) {
         }
     }
     let committed = conn.execute_batch("COMMIT").map_err(DbFailure::from);
+    m.db_commit_seconds.observe(started.elapsed().as_secs_f64());
     if committed.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }

@@ -151,7 +151,11 @@ fn admit_tx(conn: &Connection, m: &NewMessage) -> Result<Admission, LedgerError>
     Ok(Admission::Created(m.id))
 }
 
-fn transition_tx(conn: &Connection, id: MessageId, t: &Transition) -> Result<State, LedgerError> {
+pub(super) fn transition_tx(
+    conn: &Connection,
+    id: MessageId,
+    t: &Transition,
+) -> Result<State, LedgerError> {
     let row: Option<(String, u32, String)> = conn
         .prepare_cached("SELECT state, seq, head_hash FROM messages WHERE id = ?1")?
         .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))

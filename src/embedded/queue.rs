@@ -6,9 +6,10 @@
 //! worker's messages come back.
 
 use super::db::{Database, DbFailure};
-use super::ledger::enqueue;
-use crate::message::{Envelope, now_millis};
-use crate::queue::{Consumer, Delivery, Queue, QueueDepth, QueueError, Settle};
+use super::ledger::{enqueue, transition_tx};
+use crate::ledger::{LedgerError, Transition};
+use crate::message::{Envelope, MessageId, State, now_millis};
+use crate::queue::{Consumer, Delivery, Outcome, Queue, QueueDepth, QueueError, Settle};
 use async_trait::async_trait;
 use rusqlite::params;
 use std::collections::BTreeMap;
@@ -58,118 +59,144 @@ impl SqliteQueue {
             .await
     }
 
-    async fn lease(&self, connector: &str, max: usize) -> Result<Vec<Delivery>, QueueError> {
+    /// Leases up to `max` due entries and records their `delivering` transitions, in one
+    /// transaction. Entries of messages the ledger shows as finished are removed instead.
+    async fn lease(
+        &self,
+        connector: &str,
+        max: usize,
+        actor: &str,
+    ) -> Result<Vec<Delivery>, QueueError> {
         let token = Uuid::new_v4().to_string();
         let connector = connector.to_string();
+        let actor = actor.to_string();
         let visibility = self.visibility_timeout.as_millis() as i64;
         let lease_token = token.clone();
-        let leased: Vec<(String, String, u32, i64)> = self
+        let leased: Vec<(Envelope, u32, i64)> = self
             .db
             .write(move |c| {
                 let now = now_millis();
-                let mut stmt = c.prepare_cached(
-                    "UPDATE queue SET lease_token = ?1, lease_until = ?2, attempt = attempt + 1,
-                                      first_attempt_at = COALESCE(first_attempt_at, ?3)
-                     WHERE message_id IN (
-                         SELECT message_id FROM queue
-                         WHERE connector = ?4 AND status = 'ready' AND not_before <= ?3
-                           AND (lease_until IS NULL OR lease_until <= ?3)
-                         ORDER BY not_before LIMIT ?5)
-                     RETURNING message_id, envelope, attempt, first_attempt_at",
-                )?;
-                let rows = stmt.query_map(
-                    params![lease_token, now + visibility, now, connector, max as i64],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )?;
-                Ok::<_, QueueError>(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+                let rows: Vec<(String, String, u32, i64)> = c
+                    .prepare_cached(
+                        "UPDATE queue SET lease_token = ?1, lease_until = ?2, attempt = attempt + 1,
+                                          first_attempt_at = COALESCE(first_attempt_at, ?3)
+                         WHERE message_id IN (
+                             SELECT message_id FROM queue
+                             WHERE connector = ?4 AND status = 'ready' AND not_before <= ?3
+                               AND (lease_until IS NULL OR lease_until <= ?3)
+                             ORDER BY not_before LIMIT ?5)
+                         RETURNING message_id, envelope, attempt, first_attempt_at",
+                    )?
+                    .query_map(
+                        params![lease_token, now + visibility, now, connector, max as i64],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut out = Vec::with_capacity(rows.len());
+                for (message_id, envelope, attempt, first) in rows {
+                    let Ok(envelope) = serde_json::from_str::<Envelope>(&envelope) else {
+                        // Cannot happen unless the file was edited; park it rather than block
+                        // the queue.
+                        c.prepare_cached(
+                            "UPDATE queue SET status = 'dead', lease_token = NULL,
+                                              dead_reason = 'unreadable queue entry'
+                             WHERE message_id = ?1",
+                        )?
+                        .execute([&message_id])?;
+                        tracing::error!(message_id = %message_id, "queue: unreadable entry moved to the dead letters");
+                        continue;
+                    };
+                    let start = Transition::new(State::Delivering, &actor, format!("attempt {attempt}"))
+                        .attempt(attempt);
+                    match transition_tx(c, envelope.message_id, &start) {
+                        Ok(_) => out.push((envelope, attempt, first)),
+                        Err(LedgerError::TransitionNotAllowed { from, .. }) => {
+                            // The ack of an earlier attempt was lost (crash): nothing to do.
+                            c.prepare_cached("DELETE FROM queue WHERE message_id = ?1")?
+                                .execute([&message_id])?;
+                            tracing::info!(message_id = %message_id, state = %from,
+                                "queue: removed a stale entry of a message that is already {from}");
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok::<_, QueueError>(out)
             })
             .await?;
-        let mut out = Vec::with_capacity(leased.len());
-        for (message_id, envelope, attempt, first) in leased {
-            let envelope: Envelope = serde_json::from_str(&envelope).map_err(|e| {
-                QueueError::Storage(format!("queue entry {message_id} is unreadable: {e}"))
-            })?;
-            let settle = Box::new(SqliteSettle {
-                db: self.db.clone(),
-                message_id,
-                token: token.clone(),
-            });
-            out.push(Delivery::new(envelope, attempt, first, settle));
-        }
-        Ok(out)
+        Ok(leased
+            .into_iter()
+            .map(|(envelope, attempt, first)| {
+                let settle = Box::new(SqliteSettle {
+                    db: self.db.clone(),
+                    message_id: envelope.message_id,
+                    token: token.clone(),
+                });
+                Delivery::new(envelope, attempt, first, settle)
+            })
+            .collect())
     }
 }
 
 struct SqliteSettle {
     db: Database,
-    message_id: String,
+    message_id: MessageId,
     token: String,
-}
-
-impl SqliteSettle {
-    /// Runs an update of this entry guarded by the lease token. A lost lease is not an error
-    /// for the caller (the entry expired and someone else holds it now) but is logged.
-    async fn guarded<F>(self: Box<Self>, action: &'static str, update: F) -> Result<(), QueueError>
-    where
-        F: FnOnce(&rusqlite::Connection, &str, &str) -> rusqlite::Result<usize> + Send + 'static,
-    {
-        let (id, token) = (self.message_id.clone(), self.token.clone());
-        let changed = self
-            .db
-            .write(move |c| Ok::<_, QueueError>(update(c, &id, &token)?))
-            .await?;
-        if changed == 0 {
-            tracing::warn!(message_id = %self.message_id, action,
-                "queue: the lease expired before settling and the entry was taken again");
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
 impl Settle for SqliteSettle {
-    async fn ack(self: Box<Self>) -> Result<(), QueueError> {
-        self.guarded("ack", |c, id, token| {
-            c.prepare_cached("DELETE FROM queue WHERE message_id = ?1 AND lease_token = ?2")?
-                .execute(params![id, token])
-        })
-        .await
-    }
-
-    async fn retry_after(self: Box<Self>, delay: Duration) -> Result<(), QueueError> {
-        let at = now_millis() + delay.as_millis() as i64;
-        self.guarded("retry", move |c, id, token| {
-            c.prepare_cached(
-                "UPDATE queue SET lease_token = NULL, lease_until = NULL, not_before = ?3
-                 WHERE message_id = ?1 AND lease_token = ?2",
-            )?
-            .execute(params![id, token, at])
-        })
-        .await
-    }
-
-    async fn dead(self: Box<Self>, reason: &str) -> Result<(), QueueError> {
-        let reason = reason.to_string();
-        self.guarded("dead", move |c, id, token| {
-            c.prepare_cached(
-                "UPDATE queue SET status = 'dead', lease_token = NULL, lease_until = NULL, dead_reason = ?3
-                 WHERE message_id = ?1 AND lease_token = ?2",
-            )?
-            .execute(params![id, token, reason])
-        })
-        .await
+    async fn settle(
+        self: Box<Self>,
+        outcome: Outcome,
+        record: Transition,
+    ) -> Result<(), QueueError> {
+        let (id, token) = (self.message_id, self.token.clone());
+        let changed = self
+            .db
+            .write(move |c| {
+                transition_tx(c, id, &record)?;
+                let key = id.to_string();
+                let n = match &outcome {
+                    Outcome::Ack => c
+                        .prepare_cached("DELETE FROM queue WHERE message_id = ?1 AND lease_token = ?2")?
+                        .execute(params![key, token])?,
+                    Outcome::RetryAfter(delay) => c
+                        .prepare_cached(
+                            "UPDATE queue SET lease_token = NULL, lease_until = NULL, not_before = ?3
+                             WHERE message_id = ?1 AND lease_token = ?2",
+                        )?
+                        .execute(params![key, token, now_millis() + delay.as_millis() as i64])?,
+                    Outcome::Dead(reason) => c
+                        .prepare_cached(
+                            "UPDATE queue SET status = 'dead', lease_token = NULL, lease_until = NULL,
+                                              dead_reason = ?3
+                             WHERE message_id = ?1 AND lease_token = ?2",
+                        )?
+                        .execute(params![key, token, reason])?,
+                };
+                Ok::<_, QueueError>(n)
+            })
+            .await?;
+        if changed == 0 {
+            tracing::warn!(message_id = %self.message_id,
+                "queue: the lease expired before settling and the entry was taken again");
+        }
+        Ok(())
     }
 
     async fn release(self: Box<Self>) -> Result<(), QueueError> {
-        // The attempt never started, so it is not counted.
-        self.guarded("release", |c, id, token| {
-            c.prepare_cached(
-                "UPDATE queue SET lease_token = NULL, lease_until = NULL, attempt = MAX(attempt - 1, 0)
-                 WHERE message_id = ?1 AND lease_token = ?2",
-            )?
-            .execute(params![id, token])
-        })
-        .await
+        // The attempt is given back, so it is not counted.
+        let (id, token) = (self.message_id.to_string(), self.token.clone());
+        self.db
+            .write(move |c| {
+                c.prepare_cached(
+                    "UPDATE queue SET lease_token = NULL, lease_until = NULL, attempt = MAX(attempt - 1, 0)
+                     WHERE message_id = ?1 AND lease_token = ?2",
+                )?
+                .execute(params![id, token])?;
+                Ok::<_, QueueError>(())
+            })
+            .await
     }
 }
 
@@ -180,13 +207,13 @@ struct SqliteConsumer {
 
 #[async_trait]
 impl Consumer for SqliteConsumer {
-    async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, QueueError> {
+    async fn next_batch(&mut self, max: usize, actor: &str) -> Result<Vec<Delivery>, QueueError> {
         let wakeup = self.queue.db.wakeup(&self.connector);
         loop {
             // Register interest before looking, so a publish between the look and the wait
             // is not missed.
             let notified = wakeup.notified();
-            let batch = self.queue.lease(&self.connector, max.max(1)).await?;
+            let batch = self.queue.lease(&self.connector, max.max(1), actor).await?;
             if !batch.is_empty() {
                 return Ok(batch);
             }

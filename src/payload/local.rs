@@ -38,7 +38,7 @@ impl LocalStore {
 
     /// Made on first use: it needs the directory and a running Tokio runtime.
     fn sync_group(&self) -> &SyncGroup {
-        self.sync.get_or_init(|| SyncGroup::new(&self.dir))
+        self.sync.get_or_init(|| SyncGroup::for_dir(&self.dir))
     }
 
     fn shard(&self, id: MessageId) -> PathBuf {

@@ -5,9 +5,16 @@
 //! delivery). A delivery that is never settled (the worker died) comes back: after its lease
 //! expires in the embedded queue, on channel loss with RabbitMQ.
 //!
+//! Queue moves are ledger events, so the seam carries the ledger record with them: taking a
+//! delivery records its `delivering` transition, settling records the outcome. A backend
+//! writes record and queue change in one transaction where it can (embedded: same SQLite
+//! file) and otherwise records first and settles second (RabbitMQ), which is safe because a
+//! stale entry is recognised by the ledger state when it comes back.
+//!
 //! Publishing new messages is normally done by the ledger (see [`crate::ledger`]), so that the
 //! queue entry and the ledger row commit together; [`Queue::publish`] is for relays and tools.
 
+use crate::ledger::{LedgerError, Transition};
 use crate::message::Envelope;
 use async_trait::async_trait;
 use serde::Serialize;
@@ -17,21 +24,37 @@ use std::time::Duration;
 pub enum QueueError {
     #[error("queue storage failed: {0}")]
     Storage(String),
-    #[error("the queue is shutting down")]
-    Closed,
+    /// The ledger refused the record that goes with a queue move; nothing was changed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
-/// How a delivery ends. Implemented per backend.
+/// How a delivery ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done: remove the entry.
+    Ack,
+    /// Try again after this delay.
+    RetryAfter(Duration),
+    /// Move to the connector's dead letters, with the reason.
+    Dead(String),
+}
+
+/// Settling one delivery. Implemented per backend.
 #[async_trait]
 pub trait Settle: Send + Sync {
-    async fn ack(self: Box<Self>) -> Result<(), QueueError>;
-    async fn retry_after(self: Box<Self>, delay: Duration) -> Result<(), QueueError>;
-    async fn dead(self: Box<Self>, reason: &str) -> Result<(), QueueError>;
-    /// Gives the delivery back untouched (graceful shutdown): no attempt is counted.
+    /// Records `record` in the ledger and settles the entry as `outcome`.
+    async fn settle(
+        self: Box<Self>,
+        outcome: Outcome,
+        record: Transition,
+    ) -> Result<(), QueueError>;
+    /// Gives the delivery back without a record (shutdown, or the record failed): the attempt
+    /// is not counted and the entry is due again at once.
     async fn release(self: Box<Self>) -> Result<(), QueueError>;
 }
 
-/// One message handed to a worker.
+/// One message handed to a worker; its `delivering` transition is already recorded.
 pub struct Delivery {
     pub envelope: Envelope,
     /// 1 for the first attempt.
@@ -56,16 +79,9 @@ impl Delivery {
         }
     }
 
-    pub async fn ack(self) -> Result<(), QueueError> {
-        self.settle.ack().await
-    }
-
-    pub async fn retry_after(self, delay: Duration) -> Result<(), QueueError> {
-        self.settle.retry_after(delay).await
-    }
-
-    pub async fn dead(self, reason: &str) -> Result<(), QueueError> {
-        self.settle.dead(reason).await
+    /// Records the outcome and settles the entry.
+    pub async fn settle(self, outcome: Outcome, record: Transition) -> Result<(), QueueError> {
+        self.settle.settle(outcome, record).await
     }
 
     pub async fn release(self) -> Result<(), QueueError> {
@@ -86,8 +102,10 @@ impl std::fmt::Debug for Delivery {
 /// A connector's stream of deliveries.
 #[async_trait]
 pub trait Consumer: Send {
-    /// Waits until at least one delivery is available and returns up to `max` of them.
-    async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, QueueError>;
+    /// Waits until at least one delivery is available and returns up to `max` of them, each
+    /// with its `delivering` transition recorded for `actor`. Entries whose message the ledger
+    /// already shows as finished (an ack lost in a crash) are removed, not returned.
+    async fn next_batch(&mut self, max: usize, actor: &str) -> Result<Vec<Delivery>, QueueError>;
 }
 
 /// Queue contents of one connector, for metrics and the console.

@@ -64,6 +64,11 @@ pub struct Metrics {
     pub messages: Family<StateLabels, Gauge>,
     pub queue: Family<QueueLabels, Gauge>,
     pub queue_oldest_seconds: Family<ConnectorLabels, Gauge>,
+    /// Embedded database: duration of one group commit, and jobs per group.
+    pub db_commit_seconds: Histogram,
+    pub db_group_jobs: Histogram,
+    /// Group file-system flushes (payload store, file connector).
+    pub fs_flush_seconds: Histogram,
 }
 
 impl Metrics {
@@ -80,6 +85,9 @@ impl Metrics {
             messages: Family::default(),
             queue: Family::default(),
             queue_oldest_seconds: Family::default(),
+            db_commit_seconds: latency(),
+            db_group_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            fs_flush_seconds: latency(),
             registry: Registry::default(),
         };
         registry.register(
@@ -131,6 +139,21 @@ impl Metrics {
             "queue_oldest_age_seconds",
             "Age of the oldest waiting queue entry",
             m.queue_oldest_seconds.clone(),
+        );
+        registry.register(
+            "db_commit_duration_seconds",
+            "Embedded database: time of one group commit (writes + fsync)",
+            m.db_commit_seconds.clone(),
+        );
+        registry.register(
+            "db_group_jobs",
+            "Embedded database: write jobs per group commit",
+            m.db_group_jobs.clone(),
+        );
+        registry.register(
+            "fs_flush_duration_seconds",
+            "Time of one group flush of a file system (syncfs)",
+            m.fs_flush_seconds.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -2,19 +2,20 @@
 //! concurrency, delivers them, classifies the outcome, and records it in the ledger before
 //! settling the queue entry.
 //!
-//! Order matters for crash safety: the ledger transition is written first, the queue entry
-//! settled second. A crash in between leaves an entry that comes back; the worker then sees
-//! from the ledger that the message is already delivered (or dead) and only settles it. The
-//! message id goes to the Fachverfahren as idempotency key, so a crash *during* a delivery
-//! leads to a second attempt that a Fachverfahren honouring the key recognises.
+//! Taking a delivery records its `delivering` transition and settling it records the outcome
+//! (see [`crate::queue`]): in the embedded backend each in the same transaction as the queue
+//! change. A crash between delivery and settlement leaves an entry that comes back; if the
+//! outcome was recorded, the queue recognises the message as finished and drops the entry.
+//! The message id goes to the Fachverfahren as idempotency key, so a crash *during* a
+//! delivery leads to a second attempt that a Fachverfahren honouring the key recognises.
 
 pub mod retry;
 
 use crate::connectors::{ConnectorHandle, DeliveryError, Parts};
-use crate::ledger::{Ledger, LedgerError, Transition};
+use crate::ledger::{Ledger, Transition};
 use crate::message::{State, now_millis};
 use crate::payload::PayloadStore;
-use crate::queue::{Delivery, Queue};
+use crate::queue::{Delivery, Outcome, Queue};
 use crate::telemetry::events::{DeliveryDead, DeliverySucceeded, DeliveryWillRetry, WorkerTrouble};
 use retry::{Next, RetryPolicy};
 use std::sync::Arc;
@@ -71,7 +72,7 @@ pub async fn run(
             held.push(p);
         }
         let batch = tokio::select! {
-            b = consumer.next_batch(held.len()) => b,
+            b = consumer.next_batch(held.len(), &actor) => b,
             _ = shutdown.cancelled() => break,
         };
         let batch = match batch {
@@ -108,7 +109,7 @@ pub async fn run(
     }
 }
 
-/// One delivery attempt, start to settlement.
+/// One delivery attempt, from a leased delivery (its `delivering` is recorded) to settlement.
 async fn process(
     ctx: &WorkerContext,
     handle: &ConnectorHandle,
@@ -119,37 +120,6 @@ async fn process(
     let id = delivery.envelope.message_id;
     let attempt = delivery.attempt;
     let connector = handle.id.as_str();
-    let trouble = |what: &str, e: &dyn std::fmt::Display| {
-        WorkerTrouble {
-            connector,
-            id: Some(id),
-            what,
-            error: &e.to_string(),
-        }
-        .emit();
-    };
-
-    // Entering `delivering` also tells us whether this entry is stale: a message that is
-    // already delivered or dead (the ack was lost in a crash) must not go out again.
-    let start =
-        Transition::new(State::Delivering, actor, format!("attempt {attempt}")).attempt(attempt);
-    match ctx.ledger.transition(id, start).await {
-        Ok(_) => {}
-        Err(LedgerError::TransitionNotAllowed { from, .. }) if from.is_final() => {
-            if let Err(e) = delivery.ack().await {
-                trouble("cannot settle a stale queue entry", &e);
-            }
-            return;
-        }
-        Err(e) => {
-            trouble(
-                "cannot record the delivery start; giving the message back",
-                &e,
-            );
-            let _ = delivery.release().await;
-            return;
-        }
-    }
 
     let started = Instant::now();
     let parts = Parts {
@@ -159,7 +129,7 @@ async fn process(
     let result = handle.connector.deliver(&parts, attempt).await;
     let elapsed = started.elapsed();
 
-    let (transition, settle): (Transition, Settlement) = match result {
+    let (outcome, record) = match result {
         Ok(receipt) => {
             DeliverySucceeded {
                 id,
@@ -173,24 +143,23 @@ async fn process(
                 None => format!("delivered to {connector}"),
             };
             (
-                Transition::new(State::Delivered, actor, reason).attempt(attempt),
-                Settlement::Ack,
+                Outcome::Ack,
+                Transition::new(State::Delivered, actor, reason),
             )
         }
         Err(e @ DeliveryError::Permanent { .. }) => {
-            let reason = e.to_string();
             DeliveryDead {
                 id,
                 connector,
                 attempt,
                 elapsed,
-                reason: &reason,
+                reason: &e.to_string(),
             }
             .emit();
             let text = format!("permanent failure: {}", e.for_ledger());
             (
-                Transition::new(State::Dead, actor, text.clone()).attempt(attempt),
-                Settlement::Dead(text),
+                Outcome::Dead(text.clone()),
+                Transition::new(State::Dead, actor, text),
             )
         }
         Err(e @ DeliveryError::Transient { retry_after, .. }) => {
@@ -213,55 +182,38 @@ async fn process(
                         humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
                     );
                     (
-                        Transition::new(State::Retrying, actor, text).attempt(attempt),
-                        Settlement::Retry(delay),
+                        Outcome::RetryAfter(delay),
+                        Transition::new(State::Retrying, actor, text),
                     )
                 }
                 Next::GiveUp => {
-                    let reason = e.to_string();
                     DeliveryDead {
                         id,
                         connector,
                         attempt,
                         elapsed,
-                        reason: &reason,
+                        reason: &e.to_string(),
                     }
                     .emit();
                     let text = format!("gave up after {attempt} attempts: {}", e.for_ledger());
                     (
-                        Transition::new(State::Dead, actor, text.clone()).attempt(attempt),
-                        Settlement::Dead(text),
+                        Outcome::Dead(text.clone()),
+                        Transition::new(State::Dead, actor, text),
                     )
                 }
             }
         }
     };
 
-    if let Err(e) = ctx.ledger.transition(id, transition).await {
-        // The outcome is not recorded: give the entry back so the attempt is repeated (the
-        // idempotency key protects the Fachverfahren) rather than settle without a record.
-        trouble(
-            "cannot record the delivery outcome; the message will be attempted again",
-            &e,
-        );
-        let _ = delivery.release().await;
-        return;
+    if let Err(e) = delivery.settle(outcome, record.attempt(attempt)).await {
+        // Not recorded, not settled: the lease runs out and the message is attempted again
+        // (the idempotency key protects the Fachverfahren) rather than settled without a record.
+        WorkerTrouble {
+            connector,
+            id: Some(id),
+            what: "cannot record the delivery outcome; the message will be attempted again",
+            error: &e.to_string(),
+        }
+        .emit();
     }
-    let settled = match settle {
-        Settlement::Ack => delivery.ack().await,
-        Settlement::Retry(d) => delivery.retry_after(d).await,
-        Settlement::Dead(reason) => delivery.dead(&reason).await,
-    };
-    if let Err(e) = settled {
-        trouble(
-            "cannot settle the queue entry; it will come back and be recognised",
-            &e,
-        );
-    }
-}
-
-enum Settlement {
-    Ack,
-    Retry(Duration),
-    Dead(String),
 }
