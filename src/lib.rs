@@ -10,6 +10,8 @@ pub mod backend;
 pub mod broker;
 pub mod cli;
 pub mod config;
+#[cfg(test)]
+pub mod conformance;
 pub mod connectors;
 pub mod embedded;
 pub mod inbound;

@@ -1,0 +1,313 @@
+//! The shared test suite of the [`Ledger`] and [`Queue`] seams. Every backend (embedded
+//! SQLite today; PostgreSQL and RabbitMQ in cluster mode) runs these same functions, so the
+//! promises in the traits' docs are checked once, in one place.
+
+use crate::ledger::{
+    Admission, ChainVerdict, Ledger, LedgerError, MessageFilter, NewMessage, Transition,
+};
+use crate::message::{Envelope, MessageId, State, XoevHeader, now_millis};
+use crate::queue::{Outcome, Queue};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A backend under test: a ledger and a queue sharing state, and its visibility timeout.
+pub struct Subject {
+    pub ledger: Arc<dyn Ledger>,
+    pub queue: Arc<dyn Queue>,
+    pub visibility_timeout: Duration,
+}
+
+pub fn envelope(id: MessageId, connector: &str) -> Envelope {
+    Envelope {
+        message_id: id,
+        tenant: "musterstadt".into(),
+        source: "formserver".into(),
+        transport_id: None,
+        received_at: now_millis(),
+        header: XoevHeader {
+            standard: Some("xgewerbeanzeige".into()),
+            ..Default::default()
+        },
+        service_key: None,
+        route: "gewerbe".into(),
+        connector: connector.into(),
+        parts: Vec::new(),
+        traceparent: None,
+    }
+}
+
+pub fn new_message(transport_id: Option<&str>, connector: Option<&str>) -> NewMessage {
+    let id = MessageId::new();
+    let routed = connector.map(|c| (State::Routed, format!("route gewerbe to connector {c}")));
+    let mut path = vec![(State::Validated, "well-formed XML".to_string())];
+    path.push(
+        routed
+            .clone()
+            .unwrap_or((State::Unrouted, "no route matches".into())),
+    );
+    NewMessage {
+        id,
+        tenant: "musterstadt".into(),
+        source: "formserver".into(),
+        transport_id: transport_id.map(str::to_string),
+        received_at: now_millis(),
+        content_type: "application/xml".into(),
+        header: XoevHeader {
+            standard: Some("xgewerbeanzeige".into()),
+            ..Default::default()
+        },
+        service_key: None,
+        parts: Vec::new(),
+        path,
+        route: connector.map(|c| ("gewerbe".to_string(), c.to_string())),
+        enqueue: connector.map(|c| envelope(id, c)),
+    }
+}
+
+async fn state(s: &Subject, id: MessageId) -> State {
+    s.ledger.get(id).await.unwrap().unwrap().message.state
+}
+
+pub async fn admission_and_dedupe(s: &Subject) {
+    let m = new_message(Some("sub-1"), Some("c1"));
+    let id = m.id;
+    assert_eq!(s.ledger.admit(m).await.unwrap(), Admission::Created(id));
+    let again = new_message(Some("sub-1"), Some("c1"));
+    assert_eq!(
+        s.ledger.admit(again).await.unwrap(),
+        Admission::Duplicate(id),
+        "same source + transport id"
+    );
+    assert_eq!(
+        s.ledger
+            .find_by_transport("formserver", "sub-1")
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    let d = s.ledger.get(id).await.unwrap().unwrap();
+    let states: Vec<State> = d.history.iter().map(|h| h.state).collect();
+    assert_eq!(states, [State::Received, State::Validated, State::Routed]);
+    assert_eq!(
+        s.ledger.verify(id).await.unwrap(),
+        ChainVerdict::Intact { entries: 3 }
+    );
+    assert_eq!(
+        s.ledger
+            .list(&MessageFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "nothing added by the repeat"
+    );
+    let mut other_source = new_message(Some("sub-1"), Some("c1"));
+    other_source.source = "portal".into();
+    assert!(
+        matches!(
+            s.ledger.admit(other_source).await.unwrap(),
+            Admission::Created(_)
+        ),
+        "unique per source only"
+    );
+}
+
+pub async fn the_state_machine_is_enforced(s: &Subject) {
+    let m = new_message(None, None);
+    let id = m.id;
+    s.ledger.admit(m).await.unwrap();
+    let err = s
+        .ledger
+        .transition(id, Transition::new(State::Delivered, "test", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        LedgerError::TransitionNotAllowed {
+            from: State::Unrouted,
+            to: State::Delivered,
+            ..
+        }
+    ));
+    // All or nothing: the second step is not allowed, so the first is not written either.
+    let err = s
+        .ledger
+        .transitions(
+            id,
+            vec![
+                Transition::new(State::Replayed, "test", "x"),
+                Transition::new(State::Delivered, "test", "y"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::TransitionNotAllowed { .. }));
+    assert_eq!(state(s, id).await, State::Unrouted);
+    assert_eq!(
+        s.ledger.verify(id).await.unwrap(),
+        ChainVerdict::Intact { entries: 3 }
+    );
+    assert!(matches!(
+        s.ledger
+            .transition(MessageId::new(), Transition::new(State::Dead, "t", "x"))
+            .await,
+        Err(LedgerError::NotFound(_))
+    ));
+}
+
+pub async fn lease_settle_and_dead_letters(s: &Subject) {
+    let a = new_message(None, Some("lease"));
+    let b = new_message(None, Some("lease"));
+    let ida = a.id;
+    s.ledger.admit(a).await.unwrap();
+    s.ledger.admit(b).await.unwrap();
+    let mut consumer = s.queue.consume("lease").await.unwrap();
+    let mut batch = consumer.next_batch(10, "worker:lease").await.unwrap();
+    assert_eq!(batch.len(), 2);
+    assert!(batch.iter().all(|d| d.attempt == 1));
+    assert_eq!(
+        state(s, ida).await,
+        State::Delivering,
+        "taking a delivery records it"
+    );
+    let depth = s.queue.depth().await.unwrap();
+    assert_eq!(depth[0].leased, 2);
+
+    let second = batch.pop().unwrap();
+    let first = batch.pop().unwrap();
+    let (first_id, second_id) = (first.envelope.message_id, second.envelope.message_id);
+    first
+        .settle(
+            Outcome::Ack,
+            Transition::new(State::Delivered, "worker:lease", "ok").attempt(1),
+        )
+        .await
+        .unwrap();
+    second
+        .settle(
+            Outcome::Dead("refused".into()),
+            Transition::new(State::Dead, "worker:lease", "refused").attempt(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(state(s, first_id).await, State::Delivered);
+    assert_eq!(state(s, second_id).await, State::Dead);
+    let depth = s.queue.depth().await.unwrap();
+    assert_eq!((depth[0].ready, depth[0].leased, depth[0].dead), (0, 0, 1));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), consumer.next_batch(10, "w"))
+            .await
+            .is_err(),
+        "nothing due: dead letters are not delivered"
+    );
+
+    // Replay: the ledger transition re-enqueues.
+    let rec = s.ledger.get(second_id).await.unwrap().unwrap().message;
+    s.ledger
+        .transitions(
+            second_id,
+            vec![
+                Transition::new(State::Replayed, "operator:test", "fixed"),
+                Transition::new(State::Routed, "operator:test", "again")
+                    .enqueue(rec.envelope("gewerbe", "lease")),
+            ],
+        )
+        .await
+        .unwrap();
+    let again = consumer.next_batch(10, "worker:lease").await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempt, 1, "a replay starts counting anew");
+}
+
+pub async fn retries_are_delayed(s: &Subject) {
+    let m = new_message(None, Some("retry"));
+    s.ledger.admit(m).await.unwrap();
+    let mut consumer = s.queue.consume("retry").await.unwrap();
+    let d = consumer.next_batch(1, "w").await.unwrap().pop().unwrap();
+    d.settle(
+        Outcome::RetryAfter(Duration::from_millis(700)),
+        Transition::new(State::Retrying, "w", "503").attempt(1),
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let d = consumer.next_batch(1, "w").await.unwrap().pop().unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "not before its time: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(d.attempt, 2);
+    assert!(d.first_attempt_at <= now_millis() - 500);
+    d.release().await.unwrap();
+    let d = consumer.next_batch(1, "w").await.unwrap().pop().unwrap();
+    assert_eq!(d.attempt, 2, "a released delivery is not counted");
+}
+
+pub async fn expired_leases_come_back(s: &Subject) {
+    let m = new_message(None, Some("expiry"));
+    let id = m.id;
+    s.ledger.admit(m).await.unwrap();
+    let mut crashed = s.queue.consume("expiry").await.unwrap();
+    let lost = crashed.next_batch(1, "w1").await.unwrap().pop().unwrap();
+    // The first worker never settles; after the visibility timeout another one gets it.
+    let mut other = s.queue.consume("expiry").await.unwrap();
+    let d = tokio::time::timeout(
+        s.visibility_timeout * 5 + Duration::from_secs(2),
+        other.next_batch(1, "w2"),
+    )
+    .await
+    .expect("the entry comes back after its lease expired")
+    .unwrap()
+    .pop()
+    .unwrap();
+    assert_eq!(d.attempt, 2);
+    d.settle(
+        Outcome::Ack,
+        Transition::new(State::Delivered, "w2", "ok").attempt(2),
+    )
+    .await
+    .unwrap();
+    // The first worker's late settlement is refused by the ledger (already delivered).
+    assert!(
+        lost.settle(
+            Outcome::Ack,
+            Transition::new(State::Delivered, "w1", "late").attempt(1)
+        )
+        .await
+        .is_err()
+    );
+    let h = s.ledger.get(id).await.unwrap().unwrap().history;
+    let states: Vec<State> = h.iter().map(|e| e.state).collect();
+    assert_eq!(
+        &states[3..],
+        [State::Delivering, State::Delivering, State::Delivered]
+    );
+}
+
+pub async fn stale_entries_are_dropped(s: &Subject) {
+    let m = new_message(None, Some("stale"));
+    let id = m.id;
+    s.ledger.admit(m).await.unwrap();
+    let mut consumer = s.queue.consume("stale").await.unwrap();
+    let d = consumer.next_batch(1, "w").await.unwrap().pop().unwrap();
+    // The outcome is recorded, but the process dies before the queue entry is settled.
+    s.ledger
+        .transition(id, Transition::new(State::Delivered, "w", "ok"))
+        .await
+        .unwrap();
+    d.release().await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(400), consumer.next_batch(1, "w"))
+            .await
+            .is_err()
+    );
+    let depth = s.queue.depth().await.unwrap();
+    assert!(
+        depth
+            .iter()
+            .all(|q| q.connector != "stale" || (q.ready + q.leased + q.dead) == 0),
+        "{depth:?}"
+    );
+    assert_eq!(state(s, id).await, State::Delivered);
+}
