@@ -170,6 +170,20 @@ fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<Config> {
     Ok(c)
 }
 
+/// Removes a finished phase's data and flushes the file system, so that write-back of one
+/// phase does not slow the next.
+async fn settle_disk(dir: &std::path::Path) -> Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let _ = std::fs::remove_dir_all(&dir);
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(())
+}
+
 async fn post(
     client: &reqwest::Client,
     url: &str,
@@ -256,6 +270,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         tokio::task::spawn_blocking(move || sqlite_baseline(&d, &p, n)).await??
     };
 
+    // Each phase starts on a quiet disk: what the previous one wrote is flushed first.
+    settle_disk(&base_dir).await?;
+
     // Fixed rate on a fresh broker.
     let rate_dir = dir.path().join("rate");
     std::fs::create_dir_all(&rate_dir)?;
@@ -282,6 +299,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     wait_delivered(&running.stores, n_rate).await?;
     let rate_e2e = delivery_latencies(&running.stores).await?;
     running.stop().await;
+    settle_disk(&rate_dir).await?;
 
     // Max load on a fresh broker.
     let max_dir = dir.path().join("max");

@@ -11,6 +11,7 @@
 
 use super::{Connector, DeliveryError, Parts, Receipt};
 use crate::message::{Envelope, format_millis};
+use crate::payload::get_bytes;
 use crate::sync_group::{self, SyncGroup};
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -152,54 +153,73 @@ impl Connector for FileConnector {
         let env = parts.envelope;
         let id = env.message_id.to_string();
         let target = self.directory.join(&id);
-        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
-            return Ok(Receipt {
-                reference: Some(target.display().to_string()),
-            });
-        }
-        tokio::fs::create_dir_all(&self.directory)
-            .await
-            .map_err(|e| io("cannot create", &self.directory, e))?;
         let tmp = self
             .directory
             .join(format!(".{id}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let receipt = Receipt {
+            reference: Some(target.display().to_string()),
+        };
+
+        // Small parts are read into memory and the folder is written in one blocking call;
+        // large attachments are streamed afterwards.
+        let mut small: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let mut large = Vec::new();
+        let mut files = Vec::new();
+        for (i, part) in env.parts.iter().enumerate() {
+            let rel = if part.name == crate::message::PAYLOAD_PART {
+                document_name(&part.content_type).to_string()
+            } else {
+                let name = part.filename.as_deref().unwrap_or(&part.name);
+                format!("attachments/{i:03}-{}", safe_name(name))
+            };
+            if part.size <= IN_MEMORY {
+                let bytes = get_bytes(parts.store, env.message_id, &part.name).await?;
+                small.push((tmp.join(&rel), bytes));
+            } else {
+                large.push((part, tmp.join(&rel)));
+            }
+            files.push(ManifestFile {
+                part: &part.name,
+                path: rel,
+                content_type: &part.content_type,
+                filename: part.filename.as_deref(),
+                size: part.size,
+                sha256: &part.sha256,
+            });
+        }
+        let manifest = serde_json::to_vec_pretty(&Self::manifest(env, files))
+            .map_err(|e| DeliveryError::permanent(format!("manifest: {e}")))?;
+        small.push((tmp.join("manifest.json"), manifest));
+
+        let (directory, tmp_dir, done) = (self.directory.clone(), tmp.clone(), target.clone());
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+            if done.exists() {
+                return Ok(false);
+            }
+            std::fs::create_dir_all(tmp_dir.join("attachments"))?;
+            for (path, bytes) in &small {
+                std::fs::write(path, bytes)?;
+                if !sync_group::COVERS_FILE_DATA {
+                    std::fs::File::open(path)?.sync_all()?;
+                }
+            }
+            Ok(true)
+        })
+        .await
+        .map_err(|e| DeliveryError::transient(format!("file connector task failed: {e}")))?;
+        match written {
+            // Delivered before (e.g. just before a crash): nothing to do.
+            Ok(false) => return Ok(receipt),
+            Ok(true) => {}
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(&tmp).await;
+                return Err(io("cannot write into", &directory, e));
+            }
+        }
         let result = async {
-            tokio::fs::create_dir_all(tmp.join("attachments"))
-                .await
-                .map_err(|e| io("cannot create", &tmp, e))?;
-            let mut files = Vec::new();
-            for (i, part) in env.parts.iter().enumerate() {
-                let rel = if part.name == crate::message::PAYLOAD_PART {
-                    document_name(&part.content_type).to_string()
-                } else {
-                    let name = part.filename.as_deref().unwrap_or(&part.name);
-                    format!("attachments/{i:03}-{}", safe_name(name))
-                };
-                self.write_part(parts, part, &tmp.join(&rel)).await?;
-                files.push(ManifestFile {
-                    part: &part.name,
-                    path: rel,
-                    content_type: &part.content_type,
-                    filename: part.filename.as_deref(),
-                    size: part.size,
-                    sha256: &part.sha256,
-                });
+            for (part, path) in large {
+                self.write_part(parts, part, &path).await?;
             }
-            let manifest = serde_json::to_vec_pretty(&Self::manifest(env, files))
-                .map_err(|e| DeliveryError::permanent(format!("manifest: {e}")))?;
-            let mpath = tmp.join("manifest.json");
-            let mut f = tokio::fs::File::create(&mpath)
-                .await
-                .map_err(|e| io("cannot create", &mpath, e))?;
-            f.write_all(&manifest)
-                .await
-                .map_err(|e| io("cannot write", &mpath, e))?;
-            if !sync_group::COVERS_FILE_DATA {
-                f.sync_all()
-                    .await
-                    .map_err(|e| io("cannot sync", &mpath, e))?;
-            }
-            f.flush().await.map_err(|e| io("cannot write", &mpath, e))?;
             // Contents first, then the name: an importer must never find a folder whose
             // files are not all there.
             self.sync().await?;
@@ -207,9 +227,7 @@ impl Connector for FileConnector {
                 .await
                 .map_err(|e| io("cannot rename into", &target, e))?;
             self.sync().await?;
-            Ok(Receipt {
-                reference: Some(target.display().to_string()),
-            })
+            Ok(receipt)
         }
         .await;
         if result.is_err() {
@@ -218,6 +236,9 @@ impl Connector for FileConnector {
         result
     }
 }
+
+/// Parts up to this size are read into memory and written in one go.
+const IN_MEMORY: u64 = 1024 * 1024;
 
 #[cfg(test)]
 mod tests {

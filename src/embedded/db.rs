@@ -91,19 +91,26 @@ impl Database {
         }
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
+        // Checkpoints run on their own thread, not inside the writer's commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("amtsbote-db-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| DbFailure(format!("cannot start the database writer: {e}")))?;
-        Ok(Database {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                writer: Mutex::new(Some(tx)),
-                readers: Mutex::new(Vec::new()),
-                wakeups: Mutex::new(HashMap::new()),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path: path.to_path_buf(),
+            writer: Mutex::new(Some(tx)),
+            readers: Mutex::new(Vec::new()),
+            wakeups: Mutex::new(HashMap::new()),
+        });
+        let checkpointer = open_connection(path)?;
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("amtsbote-db-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, weak))
+            .map_err(|e| DbFailure(format!("cannot start the database checkpointer: {e}")))?;
+        Ok(Database { inner })
     }
 
     pub fn path(&self) -> &Path {
@@ -174,6 +181,25 @@ impl Database {
     /// Stops accepting writes; the writer thread finishes what is queued and exits.
     pub fn close(&self) {
         self.inner.writer.lock().expect("writer lock").take();
+    }
+}
+
+/// Copies committed pages from the WAL into the database file every so often, without
+/// blocking the writer (PASSIVE), so that the WAL stays small and commits stay cheap. Stops
+/// when the database is dropped.
+fn checkpoint_loop(conn: Connection, db: std::sync::Weak<Inner>) {
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if db
+            .upgrade()
+            .is_none_or(|d| d.writer.lock().map(|w| w.is_none()).unwrap_or(true))
+        {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            return;
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "database: checkpoint failed; will retry");
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! renamed but not yet flushed when the machine crashed is not referenced by the ledger (intake
 //! writes the ledger row after `put` returns) and is removed by the orphan sweep.
 
-use super::sealed::{CHUNK, HEADER, Opener, PayloadKey, Sealer, TAG};
+use super::sealed::{CHUNK, HEADER, Opener, PayloadKey, Sealer, TAG, open_all, seal_all};
 use super::{ByteStream, PayloadError, PayloadStore, Stored};
 use crate::message::MessageId;
 use crate::sync_group::{self, SyncGroup};
@@ -86,20 +86,52 @@ fn io_err(id: MessageId, e: impl std::fmt::Display) -> PayloadError {
     }
 }
 
-#[async_trait]
-impl PayloadStore for LocalStore {
-    async fn put(
+/// Parts up to this size are sealed in memory and written in one blocking call; larger ones
+/// are streamed. Most XÖV documents and many attachments are far below it.
+const IN_MEMORY: usize = 1024 * 1024;
+
+impl LocalStore {
+    /// Writes a sealed part held in memory: temporary name, then renamed (one blocking call).
+    async fn write_small(
         &self,
         id: MessageId,
         part: &str,
-        mut data: ByteStream<'_>,
+        sealed: Vec<u8>,
+    ) -> Result<(), PayloadError> {
+        let (shard, final_path) = (self.shard(id), self.path(id, part));
+        let tmp_path = shard.join(format!(".{id}.{part}.tmp"));
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&shard)?;
+            let written = std::fs::write(&tmp_path, &sealed).and_then(|()| {
+                if !sync_group::COVERS_FILE_DATA {
+                    std::fs::File::open(&tmp_path)?.sync_all()?;
+                }
+                std::fs::rename(&tmp_path, &final_path)
+            });
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp_path);
+            }
+            written
+        })
+        .await
+        .map_err(|e| io_err(id, e))?
+        .map_err(|e| io_err(id, e))
+    }
+
+    /// Streams a large part to disk: `head` is what was read already, `rest` the remainder.
+    async fn write_streaming(
+        &self,
+        id: MessageId,
+        part: &str,
+        head: BytesMut,
+        mut rest: ByteStream<'_>,
+        mut hasher: Sha256,
         limit: u64,
     ) -> Result<Stored, PayloadError> {
         let shard = self.shard(id);
         tokio::fs::create_dir_all(&shard)
             .await
             .map_err(|e| io_err(id, e))?;
-        let final_path = self.path(id, part);
         let tmp_path = shard.join(format!(".{id}.{part}.tmp"));
         let result = async {
             let mut file = tokio::fs::File::create(&tmp_path)
@@ -107,10 +139,19 @@ impl PayloadStore for LocalStore {
                 .map_err(|e| io_err(id, e))?;
             let (mut sealer, header) = Sealer::new(&self.key, &id.to_string(), part);
             file.write_all(&header).await.map_err(|e| io_err(id, e))?;
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            let mut pending = BytesMut::new();
-            while let Some(chunk) = data.next().await {
+            let mut size = head.len() as u64;
+            let mut pending = head;
+            loop {
+                // Seal a full chunk only when more follows, so the last chunk is sealed as last.
+                while pending.len() > CHUNK {
+                    let piece = pending.split_to(CHUNK);
+                    file.write_all(&sealer.seal(&piece))
+                        .await
+                        .map_err(|e| io_err(id, e))?;
+                }
+                let Some(chunk) = rest.next().await else {
+                    break;
+                };
                 let chunk = chunk.map_err(|e| PayloadError::Source {
                     id,
                     reason: e.to_string(),
@@ -121,13 +162,6 @@ impl PayloadStore for LocalStore {
                 }
                 hasher.update(&chunk);
                 pending.extend_from_slice(&chunk);
-                // Seal a full chunk only when more follows, so the last chunk is sealed as last.
-                while pending.len() > CHUNK {
-                    let piece = pending.split_to(CHUNK);
-                    file.write_all(&sealer.seal(&piece))
-                        .await
-                        .map_err(|e| io_err(id, e))?;
-                }
             }
             file.write_all(&sealer.finish(&pending))
                 .await
@@ -138,10 +172,9 @@ impl PayloadStore for LocalStore {
             // tokio writes in the background: wait until the data is in the file.
             file.flush().await.map_err(|e| io_err(id, e))?;
             drop(file);
-            tokio::fs::rename(&tmp_path, &final_path)
+            tokio::fs::rename(&tmp_path, self.path(id, part))
                 .await
                 .map_err(|e| io_err(id, e))?;
-            self.sync_group().sync().await.map_err(|e| io_err(id, e))?;
             Ok(Stored {
                 size,
                 sha256: hex::encode(hasher.finalize()),
@@ -153,6 +186,50 @@ impl PayloadStore for LocalStore {
         }
         result
     }
+}
+
+#[async_trait]
+impl PayloadStore for LocalStore {
+    async fn put(
+        &self,
+        id: MessageId,
+        part: &str,
+        mut data: ByteStream<'_>,
+        limit: u64,
+    ) -> Result<Stored, PayloadError> {
+        let mut hasher = Sha256::new();
+        let mut head = BytesMut::new();
+        let mut large = false;
+        while let Some(chunk) = data.next().await {
+            let chunk = chunk.map_err(|e| PayloadError::Source {
+                id,
+                reason: e.to_string(),
+            })?;
+            if (head.len() + chunk.len()) as u64 > limit {
+                return Err(PayloadError::TooLarge { id, limit });
+            }
+            hasher.update(&chunk);
+            head.extend_from_slice(&chunk);
+            if head.len() > IN_MEMORY {
+                large = true;
+                break;
+            }
+        }
+        let stored = if large {
+            self.write_streaming(id, part, head, data, hasher, limit)
+                .await?
+        } else {
+            let size = head.len() as u64;
+            let sealed = seal_all(&self.key, &id.to_string(), part, &head);
+            self.write_small(id, part, sealed).await?;
+            Stored {
+                size,
+                sha256: hex::encode(hasher.finalize()),
+            }
+        };
+        self.sync_group().sync().await.map_err(|e| io_err(id, e))?;
+        Ok(stored)
+    }
 
     async fn get(
         &self,
@@ -160,6 +237,13 @@ impl PayloadStore for LocalStore {
         part: &str,
     ) -> Result<BoxStream<'static, Result<Bytes, PayloadError>>, PayloadError> {
         let path = self.path(id, part);
+        let integrity = {
+            let part = part.to_string();
+            move || PayloadError::Integrity {
+                id,
+                part: part.clone(),
+            }
+        };
         let file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -170,14 +254,20 @@ impl PayloadStore for LocalStore {
             }
             Err(e) => return Err(io_err(id, e)),
         };
+        let len = file.metadata().await.map_err(|e| io_err(id, e))?.len();
+        if len <= (IN_MEMORY + HEADER + 2 * TAG) as u64 {
+            // Small: one read, one decryption.
+            let mut sealed = Vec::with_capacity(len as usize);
+            let mut file = file;
+            file.read_to_end(&mut sealed)
+                .await
+                .map_err(|e| io_err(id, e))?;
+            let plain =
+                open_all(&self.key, &id.to_string(), part, &sealed).map_err(|_| integrity())?;
+            let chunk: Result<Bytes, PayloadError> = Ok(Bytes::from(plain));
+            return Ok(Box::pin(futures::stream::once(async move { chunk })));
+        }
         let mut reader = BufReader::with_capacity(CHUNK + TAG, file);
-        let integrity = {
-            let part = part.to_string();
-            move || PayloadError::Integrity {
-                id,
-                part: part.clone(),
-            }
-        };
         let mut header = [0u8; HEADER];
         reader
             .read_exact(&mut header)

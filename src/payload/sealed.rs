@@ -140,38 +140,47 @@ impl Opener {
     }
 }
 
+/// Seals a whole part held in memory (header included), chunked exactly like the streaming
+/// writer, so either reader can open it.
+pub fn seal_all(key: &PayloadKey, id: &str, part: &str, data: &[u8]) -> Vec<u8> {
+    let (mut sealer, mut out) = Sealer::new(key, id, part);
+    out.reserve(data.len() + (data.len() / CHUNK + 1) * TAG);
+    let mut rest = data;
+    // Full chunks only while more follows, so the last chunk is sealed as last.
+    while rest.len() > CHUNK {
+        out.extend(sealer.seal(&rest[..CHUNK]));
+        rest = &rest[CHUNK..];
+    }
+    out.extend(sealer.finish(rest));
+    out
+}
+
+/// Opens a whole sealed part held in memory.
+pub fn open_all(key: &PayloadKey, id: &str, part: &str, file: &[u8]) -> Result<Vec<u8>, Tampered> {
+    if file.len() < HEADER + TAG {
+        return Err(Tampered);
+    }
+    let mut opener = Opener::new(key, id, part, &file[..HEADER])?;
+    let mut rest = &file[HEADER..];
+    let mut out = Vec::with_capacity(rest.len());
+    while rest.len() > CHUNK + TAG {
+        out.extend(opener.open(&rest[..CHUNK + TAG])?);
+        rest = &rest[CHUNK + TAG..];
+    }
+    out.extend(opener.finish(rest)?);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn seal_all(key: &PayloadKey, data: &[u8]) -> Vec<u8> {
-        let (mut s, mut out) = Sealer::new(key, "m", "payload");
-        let mut chunks = data.chunks(CHUNK).peekable();
-        let mut last: &[u8] = &[];
-        while let Some(c) = chunks.next() {
-            if chunks.peek().is_none() && c.len() < CHUNK {
-                last = c;
-            } else {
-                out.extend(s.seal(c));
-            }
-        }
-        out.extend(s.finish(last));
-        out
+    fn seal(key: &PayloadKey, data: &[u8]) -> Vec<u8> {
+        seal_all(key, "m", "payload", data)
     }
 
-    fn open_all(key: &PayloadKey, part: &str, file: &[u8]) -> Result<Vec<u8>, Tampered> {
-        let mut o = Opener::new(key, "m", part, &file[..HEADER])?;
-        let body = &file[HEADER..];
-        let mut out = Vec::new();
-        let mut chunks = body.chunks(CHUNK + TAG).peekable();
-        while let Some(c) = chunks.next() {
-            if chunks.peek().is_none() && c.len() < CHUNK + TAG {
-                out.extend(o.finish(c)?);
-                return Ok(out);
-            }
-            out.extend(o.open(c)?);
-        }
-        Err(Tampered)
+    fn open(key: &PayloadKey, part: &str, file: &[u8]) -> Result<Vec<u8>, Tampered> {
+        open_all(key, "m", part, file)
     }
 
     #[test]
@@ -179,27 +188,27 @@ mod tests {
         let key = PayloadKey::generate();
         for len in [0, 1, CHUNK - 1, CHUNK + 5, 3 * CHUNK + 17] {
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            let file = seal_all(&key, &data);
+            let file = seal(&key, &data);
             assert!(
                 !file.windows(16).any(|w| len > 32 && w == &data[..16]),
                 "plaintext visible"
             );
-            assert_eq!(open_all(&key, "payload", &file).unwrap(), data, "len {len}");
+            assert_eq!(open(&key, "payload", &file).unwrap(), data, "len {len}");
             assert!(
-                open_all(&key, "attachment-1", &file).is_err(),
+                open(&key, "attachment-1", &file).is_err(),
                 "bound to its part name"
             );
             assert!(
-                open_all(&PayloadKey::generate(), "payload", &file).is_err(),
+                open(&PayloadKey::generate(), "payload", &file).is_err(),
                 "wrong key"
             );
             let mut flipped = file.clone();
             let last = flipped.len() - 1;
             flipped[last] ^= 1;
-            assert!(open_all(&key, "payload", &flipped).is_err(), "modified");
+            assert!(open(&key, "payload", &flipped).is_err(), "modified");
             if len > CHUNK {
                 assert!(
-                    open_all(&key, "payload", &file[..HEADER + CHUNK + TAG]).is_err(),
+                    open(&key, "payload", &file[..HEADER + CHUNK + TAG]).is_err(),
                     "truncated"
                 );
             }
