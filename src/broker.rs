@@ -187,7 +187,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         limits,
     ));
     let http = Arc::new(HttpIntake {
-        intake,
+        intake: intake.clone(),
         sources: plan.sources,
     });
 
@@ -223,6 +223,7 @@ pub async fn start(config: &Config) -> Result<Running> {
     }
     tasks.spawn(maintenance(
         stores.clone(),
+        intake,
         config.storage.retention,
         shutdown.clone(),
     ));
@@ -240,15 +241,21 @@ pub async fn start(config: &Config) -> Result<Running> {
 
 /// Background upkeep: gauges for metrics, purging payloads after the retention period, and
 /// removing payload files no ledger row refers to (left by a crash during intake).
-async fn maintenance(stores: Stores, retention: Duration, shutdown: CancellationToken) {
+async fn maintenance(
+    stores: Stores,
+    intake: Arc<Intake>,
+    retention: Duration,
+    shutdown: CancellationToken,
+) {
     let mut gauges = tokio::time::interval(Duration::from_secs(5));
     let mut purge = tokio::time::interval(Duration::from_secs(600));
-    sweep_orphans(&stores).await;
+    let mut orphans = tokio::time::interval(Duration::from_secs(300));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = gauges.tick() => refresh_gauges(&stores).await,
             _ = purge.tick() => purge_expired(&stores, retention).await,
+            _ = orphans.tick() => sweep_orphans(&stores, &intake).await,
         }
     }
 }
@@ -327,8 +334,10 @@ pub async fn purge_expired(stores: &Stores, retention: Duration) {
     }
 }
 
-/// Removes stored parts whose message never made it into the ledger (crash during intake).
-async fn sweep_orphans(stores: &Stores) {
+/// Removes stored parts whose message never made it into the ledger (crash during intake, or
+/// a sender that hung up mid-request). Only parts older than a minute are looked at, so that
+/// an intake in progress is never touched.
+async fn sweep_orphans(stores: &Stores, intake: &Intake) {
     let Some(e) = &stores.embedded else { return };
     let store = e.store.clone();
     let Ok(Ok(found)) = tokio::task::spawn_blocking(move || store.stored_ids()).await else {
@@ -337,7 +346,7 @@ async fn sweep_orphans(stores: &Stores) {
     let cutoff = std::time::SystemTime::now() - Duration::from_secs(60);
     let mut removed = 0;
     for (id, modified) in found {
-        if modified > cutoff {
+        if modified > cutoff || intake.is_receiving(id) {
             continue;
         }
         if let Ok(None) = stores.ledger.get(id).await

@@ -119,6 +119,7 @@ impl Database {
 
     /// Runs `f` in the writer's next group commit and returns its result once committed.
     /// If `f` fails, its changes are rolled back and the others in the group are unaffected.
+    /// If the returned future is dropped before `f` ran, `f` does not run.
     pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,
@@ -126,13 +127,20 @@ impl Database {
         F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<R, E>>();
-        let job: Job = Box::new(move |conn| match f(conn) {
-            Ok(value) => Outcome::Commit(Box::new(move |committed| {
-                let _ = tx.send(committed.map(|()| value).map_err(E::from));
-            })),
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                Outcome::Rollback
+        let job: Job = Box::new(move |conn| {
+            // The caller has gone (its future was dropped: a client hung up, a worker shut
+            // down): do not do work nobody will act on.
+            if tx.is_closed() {
+                return Outcome::Rollback;
+            }
+            match f(conn) {
+                Ok(value) => Outcome::Commit(Box::new(move |committed| {
+                    let _ = tx.send(committed.map(|()| value).map_err(E::from));
+                })),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    Outcome::Rollback
+                }
             }
         });
         let sender = self.inner.writer.lock().expect("writer lock").clone();
@@ -294,6 +302,43 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 40, "rolled-back jobs leave nothing behind");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_write_whose_caller_left_is_not_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("t.db")).unwrap();
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE t (x)")
+                .map_err(DbFailure::from)
+        })
+        .await
+        .unwrap();
+        // Keep the writer busy, then give up on a second write before it runs.
+        let busy = db.clone();
+        let slow = tokio::spawn(async move {
+            busy.write(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                Ok::<_, DbFailure>(())
+            })
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let gave_up = tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            db.write(|c| {
+                c.execute_batch("INSERT INTO t VALUES (1)")
+                    .map_err(DbFailure::from)
+            }),
+        )
+        .await;
+        assert!(gave_up.is_err());
+        slow.await.unwrap().unwrap();
+        let n: i64 = db
+            .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[tokio::test]

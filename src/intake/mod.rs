@@ -15,8 +15,8 @@ use crate::payload::{ByteStream, PayloadError, PayloadStore, put_bytes};
 use crate::routing::{RouteInput, Router};
 use crate::telemetry::events::{DuplicateIgnored, MessageAdmitted};
 use bytes::Bytes;
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use document::{DocumentFormat, DocumentLimits};
@@ -87,6 +87,8 @@ pub struct Intake {
     router: Router,
     tenants: BTreeSet<String>,
     limits: DocumentLimits,
+    /// Drafts being received right now; their parts are not orphans.
+    open: Mutex<HashSet<MessageId>>,
 }
 
 impl Intake {
@@ -103,11 +105,17 @@ impl Intake {
             router,
             tenants,
             limits,
+            open: Mutex::default(),
         }
     }
 
     pub fn limits(&self) -> &DocumentLimits {
         &self.limits
+    }
+
+    /// Whether a message is being received right now (for the orphan sweep).
+    pub fn is_receiving(&self, id: MessageId) -> bool {
+        self.open.lock().expect("open drafts").contains(&id)
     }
 
     /// Starts a message. Returns `Ok(Err(accepted))` when the transport id is already known:
@@ -130,9 +138,11 @@ impl Intake {
             .emit();
             return Ok(Err(self.duplicate(id).await));
         }
+        let id = MessageId::new();
+        self.open.lock().expect("open drafts").insert(id);
         Ok(Ok(Draft {
             intake: self.clone(),
-            id: MessageId::new(),
+            id,
             origin,
             started: Instant::now(),
             parts: Vec::new(),
@@ -364,17 +374,16 @@ impl Draft {
 
 impl Drop for Draft {
     fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        // Something was stored for a message that was not admitted: remove it.
-        let (store, id) = (self.intake.store.clone(), self.id);
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if let Err(e) = store.delete(id).await {
-                    tracing::warn!(message_id = %id, error = %e, "could not remove the parts of a refused message; the orphan sweep will");
-                }
-            });
+        self.intake
+            .open
+            .lock()
+            .expect("open drafts")
+            .remove(&self.id);
+        if !self.committed {
+            // Dropped mid-way (the sender hung up). Whether the ledger row was written cannot
+            // be known here without racing the commit, so the parts are left to the orphan
+            // sweep, which deletes only parts that no ledger row refers to.
+            tracing::debug!(message_id = %self.id, "intake abandoned; the orphan sweep removes what it stored");
         }
     }
 }
