@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the build and the tests need.
-packages=(build-essential pkg-config systemd)
+packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()

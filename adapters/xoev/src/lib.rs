@@ -43,8 +43,10 @@ mod error;
 mod limits;
 pub mod sniff;
 pub mod standards;
+pub mod validate;
 
 pub use error::{Position, SniffError};
 pub use limits::Limits;
 pub use sniff::{Authority, HeaderDialect, Sniffed, inspect, inspect_reader, sniff, sniff_reader};
 pub use standards::{Standard, standard_by_key, standard_for_namespace};
+pub use validate::{SchemaPack, SchemaViolation, ValidateError, Validation, Validator};
