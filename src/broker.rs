@@ -13,6 +13,7 @@ use crate::routing::Router;
 use crate::telemetry::events::MessagePurged;
 use crate::telemetry::metrics::{ConnectorLabels, QueueLabels, StateLabels, metrics};
 use crate::worker::{self, WorkerContext};
+use amtsbote_xoev::validate::{SchemaPack, Validator};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,6 +29,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// calls this too, so that it finds exactly what a start would trip over.
 pub struct Plan {
     pub router: Router,
+    /// Bundled and configured XSD schema packs, compiled.
+    pub validator: Arc<Validator>,
     pub connectors: BTreeMap<String, ConnectorHandle>,
     pub sources: HttpSources,
 }
@@ -81,18 +84,40 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
         ));
     }
     let router = Router::compile(config).map_err(|e| errors.extend(e)).ok();
+    let validator = schema_packs(config).map_err(|e| errors.push(e)).ok();
     let connectors = connectors::build(config).map_err(|e| errors.extend(e)).ok();
     let sources = HttpSources::build(config)
         .map_err(|e| errors.extend(e))
         .ok();
-    match (router, connectors, sources) {
-        (Some(router), Some(connectors), Some(sources)) if errors.is_empty() => Ok(Plan {
-            router,
-            connectors,
-            sources,
-        }),
+    match (router, validator, connectors, sources) {
+        (Some(router), Some(validator), Some(connectors), Some(sources)) if errors.is_empty() => {
+            Ok(Plan {
+                router,
+                validator,
+                connectors,
+                sources,
+            })
+        }
         _ => Err(errors),
     }
+}
+
+/// Compiles the bundled schema packs and the configured ones.
+fn schema_packs(config: &Config) -> Result<Arc<Validator>, ConfigError> {
+    let packs: Vec<SchemaPack> = config
+        .schema_packs
+        .iter()
+        .map(|(name, p)| SchemaPack {
+            name: name.clone(),
+            namespace: p.namespace.clone(),
+            entry: p.entry.clone(),
+            dir: p.dir.clone(),
+            catalog: p.catalog.clone(),
+        })
+        .collect();
+    Validator::with_packs(&packs)
+        .map(Arc::new)
+        .map_err(|e| ConfigError::new(None, Some("schema_packs".into()), e.to_string()))
 }
 
 fn valid_id(id: &str) -> bool {
@@ -185,6 +210,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         plan.router,
         config.tenants.keys().cloned().collect(),
         limits,
+        plan.validator,
     ));
     let http = Arc::new(HttpIntake {
         intake: intake.clone(),

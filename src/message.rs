@@ -125,7 +125,8 @@ impl State {
         matches!(
             (self, next),
             (Received, Validated | Rejected)
-                | (Validated, Routed | Unrouted | Rejected)
+                // `dead` from `validated`: parked by route policy (no schema to check against).
+                | (Validated, Routed | Unrouted | Rejected | Dead)
                 | (Routed, Delivering | Dead)
                 // A second `delivering` is a new attempt after a lost lease (crash, timeout).
                 | (Delivering, Delivering | Delivered | Retrying | Dead)

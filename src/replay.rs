@@ -5,9 +5,14 @@
 
 use crate::backend::Stores;
 use crate::intake::DocumentFormat;
+use crate::intake::schema::{self, Verdict};
 use crate::ledger::{LedgerError, MessageRecord, Transition};
+use crate::message::PAYLOAD_PART;
 use crate::message::{MessageId, State};
+use crate::payload::get_bytes;
 use crate::routing::{RouteInput, RouteMatch, Router};
+use amtsbote_xoev::validate::Validator;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -19,6 +24,8 @@ pub enum ReplayError {
     NotReplayable { id: MessageId, state: State },
     #[error("message {0}: still no route matches; add a route for it first")]
     NoRoute(MessageId),
+    #[error("message {id} cannot be replayed: {reason}")]
+    Refused { id: MessageId, reason: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -41,9 +48,12 @@ pub fn route(router: &Router, m: &MessageRecord) -> Option<RouteMatch> {
 }
 
 /// Replays one message. `force` allows replaying a delivered message (a Fachverfahren lost it).
+/// The message is routed and, where its route says so, validated again with the current
+/// configuration, so a parked message goes out once its schema pack is configured.
 pub async fn replay(
     stores: &Stores,
     router: &Router,
+    validator: &Arc<Validator>,
     id: MessageId,
     actor: &str,
     force: bool,
@@ -60,6 +70,20 @@ pub async fn replay(
         return Err(ReplayError::NotReplayable { id, state: m.state });
     }
     let target = route(router, &m).ok_or(ReplayError::NoRoute(id))?;
+    if !m.content_type.contains("json") {
+        let refused = |reason: String| ReplayError::Refused { id, reason };
+        let document = get_bytes(stores.payloads.as_ref(), id, PAYLOAD_PART)
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        match schema::check(validator, &target, document.into())
+            .await
+            .map_err(|e| refused(e.to_string()))?
+        {
+            Verdict::Deliver(_) => {}
+            Verdict::Reject(r) => return Err(refused(r.reason)),
+            Verdict::Park(reason) => return Err(refused(reason)),
+        }
+    }
     let envelope = m.envelope(&target.route, &target.connector);
     stores
         .ledger

@@ -5,7 +5,7 @@
 //! the message as `unrouted`, where it stays (listed, alert-worthy) until an operator adds a
 //! route and replays it. Nothing is dropped.
 
-use crate::config::{Config, ConfigError, RouteConfig};
+use crate::config::{Config, ConfigError, RouteConfig, TestMessages, UnknownSchema};
 use crate::message::XoevHeader;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -57,11 +57,15 @@ pub struct RouteInput<'a> {
     pub json: bool,
 }
 
-/// The route a message took.
+/// The route a message took, with its policies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch {
     pub route: String,
     pub connector: String,
+    /// Validate XML against its schema pack.
+    pub validate: bool,
+    /// What to do when no schema pack knows the message.
+    pub unknown_schema: UnknownSchema,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +79,9 @@ struct Rule {
     service_key: Option<Pattern>,
     reader: Option<Pattern>,
     author: Option<Pattern>,
+    test_messages: TestMessages,
+    validate: bool,
+    unknown_schema: UnknownSchema,
     connector: String,
 }
 
@@ -99,6 +106,9 @@ impl Rule {
             service_key: pat(&r.service_key),
             reader: pat(&r.reader),
             author: pat(&r.author),
+            test_messages: r.test_messages,
+            validate: r.validate,
+            unknown_schema: r.unknown_schema,
             connector: r.connector.clone(),
         }
     }
@@ -112,7 +122,12 @@ impl Rule {
                     || h.message_type.as_deref().is_some_and(|c| p.matches(c))
             }
         };
-        field(&self.tenant, Some(m.tenant))
+        let test = match self.test_messages {
+            TestMessages::Exclude => !h.test,
+            TestMessages::Include => true,
+            TestMessages::Only => h.test,
+        };
+        test && field(&self.tenant, Some(m.tenant))
             && field(&self.source, Some(m.source))
             && field(
                 &self.standard,
@@ -195,6 +210,8 @@ impl Router {
             .map(|r| RouteMatch {
                 route: r.name.clone(),
                 connector: r.connector.clone(),
+                validate: r.validate,
+                unknown_schema: r.unknown_schema,
             })
     }
 }
@@ -316,6 +333,39 @@ mod tests {
         assert_eq!(
             r.route(&input("beispielheim", &with_reader)).unwrap().route,
             "psw-readers"
+        );
+    }
+
+    #[test]
+    fn test_messages_need_a_route_that_takes_them() {
+        let mut c = config();
+        let mut h = header("xgewerbeanzeige", "abh.gewerbemeldung.0500", "0500");
+        h.test = true;
+        let r = Router::compile(&c).unwrap();
+        assert_eq!(
+            r.route(&input("beispielheim", &h)),
+            None,
+            "excluded by default"
+        );
+        c.routes.insert(
+            0,
+            RouteConfig {
+                name: Some("test-instance".into()),
+                test_messages: TestMessages::Only,
+                ..route("fallback")
+            },
+        );
+        c.routes[1].test_messages = TestMessages::Include;
+        let r = Router::compile(&c).unwrap();
+        assert_eq!(
+            r.route(&input("beispielheim", &h)).unwrap().route,
+            "test-instance"
+        );
+        h.test = false;
+        assert_eq!(
+            r.route(&input("beispielheim", &h)).unwrap().route,
+            "gewerbe",
+            "`only` skips production messages"
         );
     }
 

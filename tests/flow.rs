@@ -244,6 +244,14 @@ async fn unrouted_messages_are_kept_until_a_route_exists() {
     let unrouted = b.list(&["--state", "unrouted"]);
     assert_eq!(unrouted.len(), 1);
     assert_eq!(unrouted[0]["header"]["standard"], "xwasser");
+    assert!(
+        unrouted[0]["last_reason"]
+            .as_str()
+            .unwrap()
+            .contains("test message"),
+        "the reason says why: {}",
+        unrouted[0]["last_reason"]
+    );
     assert!(b.payload_files() > 0, "the payload is kept");
 
     // Still no route: replay says so and changes nothing.
@@ -255,7 +263,7 @@ async fn unrouted_messages_are_kept_until_a_route_exists() {
     let mut text = std::fs::read_to_string(&b.config).unwrap();
     text = text.replace(
         "[tenants.cottbus]",
-        "[[routes]]\nstandard = \"xwasser\"\nconnector = \"e-akte\"\n\n[tenants.cottbus]",
+        "[[routes]]\nstandard = \"xwasser\"\ntest_messages = \"include\"\nconnector = \"e-akte\"\n\n[tenants.cottbus]",
     );
     std::fs::write(&b.config, text).unwrap();
     assert!(b.terminate().success());

@@ -165,6 +165,7 @@ fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<Config> {
     );
     c.routes.push(RouteConfig {
         connector: "drop".into(),
+        test_messages: crate::config::TestMessages::Include,
         ..Default::default()
     });
     Ok(c)

@@ -8,6 +8,7 @@
 use crate::broker;
 use crate::config::{
     Config, ConnectorConfig, RetryConfig, RouteConfig, SecretRef, SourceConfig, TenantConfig,
+    TestMessages,
 };
 use crate::ledger::MessageFilter;
 use crate::message::{MessageId, State};
@@ -141,6 +142,9 @@ fn demo_config(dir: &std::path::Path, fv: &SampleFachverfahren) -> Result<Config
             standard: Some(standard.into()),
             message_type: message_type.map(str::to_string),
             connector: connector.into(),
+            // The sample messages from public test suites are marked as test messages, and
+            // the sample Fachverfahren is a test instance: let them through.
+            test_messages: TestMessages::Include,
             ..Default::default()
         };
     c.routes = vec![

@@ -8,6 +8,7 @@ mod messages;
 mod replay;
 mod run;
 mod sandbox;
+mod xoev;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,6 +40,9 @@ enum Command {
     Replay(replay::Args),
     /// Measure throughput and latency beside a plain-SQLite baseline (see docs/BENCHMARKS.md).
     Bench(bench::Args),
+    /// Look at an XÖV message by hand: header and schema validation.
+    #[command(subcommand)]
+    Xoev(xoev::Command),
     /// Local stand-ins for outside systems.
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -66,6 +70,7 @@ pub fn main() -> ExitCode {
             Command::Replay(args) => replay::run(config, args).await,
             Command::Sandbox(cmd) => sandbox::run(cmd).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Xoev(cmd) => xoev::run(config, cmd).await,
         }
     });
     match result {

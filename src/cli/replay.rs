@@ -46,7 +46,16 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
     let stores = backend::open(&config, KeyPolicy::CreateIfMissing)?;
     let actor = format!("operator:{}", args.actor);
     let code = if let Some(id) = args.id {
-        match replay(&stores, &plan.router, id, &actor, args.force).await {
+        match replay(
+            &stores,
+            &plan.router,
+            &plan.validator,
+            id,
+            &actor,
+            args.force,
+        )
+        .await
+        {
             Ok(target) => {
                 println!(
                     "{id} replayed: route {} to connector {}",
@@ -85,11 +94,13 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
         );
         let (mut ok, mut failed) = (0usize, Vec::new());
         for id in ids {
-            match replay(&stores, &plan.router, id, &actor, false).await {
+            match replay(&stores, &plan.router, &plan.validator, id, &actor, false).await {
                 Ok(_) => ok += 1,
-                Err(e @ (ReplayError::NoRoute(_) | ReplayError::NotReplayable { .. })) => {
-                    failed.push(e.to_string())
-                }
+                Err(
+                    e @ (ReplayError::NoRoute(_)
+                    | ReplayError::NotReplayable { .. }
+                    | ReplayError::Refused { .. }),
+                ) => failed.push(e.to_string()),
                 Err(e) => {
                     bar.abandon();
                     return Err(e.into());

@@ -186,6 +186,9 @@ fn resolve_paths(c: &mut Config, base: &Path) {
         }
     };
     fix(&mut c.storage.data_dir);
+    for pack in c.schema_packs.values_mut() {
+        fix(&mut pack.dir);
+    }
     if let Some(k) = c.storage.payload_key_file.as_mut() {
         fix(k);
     }

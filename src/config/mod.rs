@@ -35,6 +35,25 @@ pub struct Config {
     pub connectors: BTreeMap<String, ConnectorConfig>,
     /// Routes for all tenants, tried after each tenant's own routes. First match wins.
     pub routes: Vec<RouteConfig>,
+    /// XSD schema packs in addition to the bundled ones (XBau 2.6, xdomea 3.0, XWasser 1.0),
+    /// keyed by pack name. A configured pack replaces a bundled one for the same namespace.
+    pub schema_packs: BTreeMap<String, SchemaPackConfig>,
+}
+
+/// An XSD schema pack: a folder with the standard's schemas and an OASIS catalog that maps
+/// the URLs they import to files in the folder. Nothing outside the folder is ever read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaPackConfig {
+    /// Target namespace of the standard, e.g. `http://www.xleitstelle.de/xbeteiligung/13`.
+    pub namespace: String,
+    /// The folder holding the schemas.
+    pub dir: PathBuf,
+    /// The entry schema, relative to `dir`; it must reach every message type.
+    pub entry: PathBuf,
+    /// The catalog, relative to `dir`. Default: `catalog.xml` if present.
+    #[serde(default)]
+    pub catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -307,7 +326,7 @@ impl ConnectorConfig {
 
 /// One routing rule. Every given field must match (`*` and `?` wildcards); absent fields
 /// match anything. The first matching rule wins.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Shown in the ledger and the console; default `route-<n>`.
@@ -337,6 +356,62 @@ pub struct RouteConfig {
     /// Author authority as `prefix:id`.
     #[serde(default)]
     pub author: Option<String>,
+    /// Messages marked as test messages (`test` attribute): `exclude` (default: this route
+    /// never matches them), `include`, or `only` (e.g. a route to a Fachverfahren's test
+    /// instance).
+    #[serde(default)]
+    pub test_messages: TestMessages,
+    /// Validate XML against its XSD schema pack before routing here (default `true`).
+    #[serde(default = "default_true")]
+    pub validate: bool,
+    /// When no schema pack knows the message's namespace: `pass` (default: deliver after the
+    /// well-formedness check), `reject` (state `rejected`, sender told), or `park` (state
+    /// `dead` until an operator adds a pack or changes the route, then replays).
+    #[serde(default)]
+    pub unknown_schema: UnknownSchema,
     /// Target connector id.
     pub connector: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for RouteConfig {
+    /// Matches everything, validates when a schema is known, excludes test messages.
+    fn default() -> Self {
+        RouteConfig {
+            name: None,
+            tenant: None,
+            source: None,
+            standard: None,
+            version: None,
+            message_type: None,
+            service_key: None,
+            reader: None,
+            author: None,
+            test_messages: TestMessages::Exclude,
+            validate: true,
+            unknown_schema: UnknownSchema::Pass,
+            connector: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TestMessages {
+    #[default]
+    Exclude,
+    Include,
+    Only,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownSchema {
+    #[default]
+    Pass,
+    Reject,
+    Park,
 }

@@ -9,7 +9,9 @@
 //! token.
 //!
 //! Answers: 202 with the message id once the message is durable; 200 for a repeated transport
-//! id; errors as RFC 7807 problem documents — 400 malformed (with the parser's reason), 401
+//! id; 422 when the document violates its XSD schema (the message is kept as `rejected`, the
+//! problem document lists every violation with line, column and path); errors as RFC 7807
+//! problem documents — 400 malformed (with the parser's reason), 401
 //! no/unknown token, 403 source not allowed for this tenant, 404 unknown tenant, 413 too large,
 //! 415 neither XML nor JSON, 503 storage trouble (nothing kept; send again).
 
@@ -228,6 +230,30 @@ fn refuse_intake(tenant: &str, source: &str, e: &IntakeError) -> Response {
 }
 
 fn accepted(a: &Accepted) -> Response {
+    if let Some(r) = &a.rejection {
+        // Kept (state `rejected`, nothing delivered); the sender must correct and resend.
+        let violations: Vec<_> = r
+            .violations
+            .iter()
+            .map(|v| json!({ "line": v.at.line, "column": v.at.column, "path": v.path, "message": v.message }))
+            .collect();
+        let body = json!({
+            "type": "urn:amtsbote:problem:schema-violation",
+            "title": "The document violates its schema",
+            "status": 422,
+            "detail": r.reason,
+            "id": a.id.to_string(),
+            "state": a.state.as_str(),
+            "violations": violations,
+            "omitted": r.omitted,
+        });
+        let mut resp = (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            "application/problem+json".parse().expect("valid header"),
+        );
+        return resp;
+    }
     let status = if a.duplicate {
         StatusCode::OK
     } else {

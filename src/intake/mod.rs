@@ -8,6 +8,7 @@
 //! fails or is dropped deletes what it stored: nothing is ever half-stored.
 
 mod document;
+pub mod schema;
 
 use crate::ledger::{Admission, Ledger, LedgerError, NewMessage};
 use crate::message::{Envelope, MessageId, PAYLOAD_PART, Part, State, XoevHeader, now_millis};
@@ -19,7 +20,9 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use amtsbote_xoev::validate::Validator;
 pub use document::{DocumentFormat, DocumentLimits};
+pub use schema::Rejection;
 
 /// Why intake refused a message. Texts name the message and the rule, never its content.
 #[derive(Debug, thiserror::Error)]
@@ -72,13 +75,15 @@ pub struct Origin {
     pub service_key: Option<String>,
 }
 
-/// What intake did with a message.
+/// What intake did with a message. A message refused for its content (schema violation)
+/// is kept too, in state `rejected`, with the rejection to tell the sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     pub id: MessageId,
     pub duplicate: bool,
     pub state: State,
     pub connector: Option<String>,
+    pub rejection: Option<Rejection>,
 }
 
 pub struct Intake {
@@ -87,6 +92,7 @@ pub struct Intake {
     router: Router,
     tenants: BTreeSet<String>,
     limits: DocumentLimits,
+    validator: Arc<Validator>,
     /// Drafts being received right now; their parts are not orphans.
     open: Mutex<HashSet<MessageId>>,
 }
@@ -98,6 +104,7 @@ impl Intake {
         router: Router,
         tenants: BTreeSet<String>,
         limits: DocumentLimits,
+        validator: Arc<Validator>,
     ) -> Self {
         Intake {
             ledger,
@@ -105,6 +112,7 @@ impl Intake {
             router,
             tenants,
             limits,
+            validator,
             open: Mutex::default(),
         }
     }
@@ -162,6 +170,7 @@ impl Intake {
                 .map(|d| d.message.state)
                 .unwrap_or(State::Received),
             connector: current.and_then(|d| d.message.connector),
+            rejection: None,
         }
     }
 }
@@ -265,6 +274,20 @@ impl Draft {
         let intake = self.intake.clone();
         let (declared, body) = self.document.take().ok_or(IntakeError::MissingDocument)?;
         let checked = document::check(declared.as_deref(), &body, &intake.limits)?;
+        let header: XoevHeader = checked.header.clone();
+        let route = intake.router.route(&RouteInput {
+            tenant: &self.origin.tenant,
+            source: &self.origin.source,
+            header: &header,
+            service_key: self.origin.service_key.as_deref(),
+            json: checked.format == DocumentFormat::Json,
+        });
+        let verdict = match (&route, checked.format) {
+            (Some(r), DocumentFormat::Xml) => {
+                schema::check(&intake.validator, r, body.clone()).await?
+            }
+            _ => schema::Verdict::Deliver(String::new()),
+        };
         let stored = put_bytes(intake.store.as_ref(), self.id, PAYLOAD_PART, body).await?;
         self.parts.insert(
             0,
@@ -277,17 +300,15 @@ impl Draft {
             },
         );
 
-        let header: XoevHeader = checked.header;
-        let route = intake.router.route(&RouteInput {
-            tenant: &self.origin.tenant,
-            source: &self.origin.source,
-            header: &header,
-            service_key: self.origin.service_key.as_deref(),
-            json: checked.format == DocumentFormat::Json,
-        });
         let received_at = now_millis();
-        let mut path = vec![(State::Validated, checked.summary.clone())];
+        let mut path = verdict.path(&checked.summary);
+        let rejection = match &verdict {
+            schema::Verdict::Reject(r) => Some(r.clone()),
+            _ => None,
+        };
+        let deliver = matches!(verdict, schema::Verdict::Deliver(_));
         let enqueue = match &route {
+            Some(_) if !deliver => None,
             Some(r) => {
                 path.push((
                     State::Routed,
@@ -310,7 +331,11 @@ impl Draft {
             None => {
                 path.push((
                     State::Unrouted,
-                    "no route matches; add a route, then replay".into(),
+                    if header.test {
+                        "no route matches: it is a test message, and routes take test messages only with test_messages = \"include\" or \"only\"; add a route, then replay".into()
+                    } else {
+                        "no route matches; add a route, then replay".into()
+                    },
                 ));
                 None
             }
@@ -347,10 +372,12 @@ impl Draft {
                     size,
                     parts: self.parts.len(),
                     connector: route.as_ref().map(|r| r.connector.as_str()),
+                    state: path.last().map(|p| p.0).unwrap_or(State::Validated),
                     elapsed: self.started.elapsed(),
                 }
                 .emit();
                 Ok(Accepted {
+                    rejection,
                     id,
                     duplicate: false,
                     state: path.last().map(|p| p.0).unwrap_or(State::Validated),

@@ -5,7 +5,7 @@
 //! durations and reasons the broker itself wrote — never payload content, never a secret.
 
 use super::metrics::{ConnectorLabels, OutcomeLabels, RefusedLabels, SourceLabels, metrics};
-use crate::message::MessageId;
+use crate::message::{MessageId, State};
 use std::time::Duration;
 
 pub struct MessageAdmitted<'a> {
@@ -17,6 +17,8 @@ pub struct MessageAdmitted<'a> {
     pub size: u64,
     pub parts: usize,
     pub connector: Option<&'a str>,
+    /// The state intake left it in: routed, unrouted, rejected (schema) or dead (parked).
+    pub state: State,
     pub elapsed: Duration,
 }
 
@@ -37,18 +39,34 @@ impl MessageAdmitted<'_> {
             })
             .inc();
         m.intake_seconds.observe(self.elapsed.as_secs_f64());
-        if self.connector.is_none() {
-            m.unrouted
-                .get_or_create(&SourceLabels {
-                    tenant: self.tenant.into(),
-                    source: self.source.into(),
-                })
-                .inc();
-            tracing::warn!(
-                message_id = %self.id, tenant = self.tenant,
-                standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
-                "message unrouted: no route matches; it is kept — add a route and run `amtsbote replay`"
-            );
+        let labels = SourceLabels {
+            tenant: self.tenant.into(),
+            source: self.source.into(),
+        };
+        match self.state {
+            State::Unrouted => {
+                m.unrouted.get_or_create(&labels).inc();
+                tracing::warn!(
+                    message_id = %self.id, tenant = self.tenant,
+                    standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
+                    "message unrouted: no route matches; it is kept — add a route and run `amtsbote replay`"
+                );
+            }
+            State::Rejected => {
+                m.rejected.get_or_create(&labels).inc();
+                tracing::warn!(
+                    message_id = %self.id, tenant = self.tenant,
+                    standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
+                    "message rejected: it violates its schema; kept as rejected, the sender is told"
+                );
+            }
+            State::Dead => {
+                tracing::warn!(
+                    message_id = %self.id, tenant = self.tenant, connector = self.connector.unwrap_or("-"),
+                    "message parked: no schema to validate against; see `amtsbote messages show`, then replay"
+                );
+            }
+            _ => {}
         }
     }
 }

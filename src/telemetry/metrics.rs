@@ -58,6 +58,7 @@ pub struct Metrics {
     pub duplicates: Family<SourceLabels, Counter>,
     pub refused: Family<RefusedLabels, Counter>,
     pub unrouted: Family<SourceLabels, Counter>,
+    pub rejected: Family<SourceLabels, Counter>,
     pub intake_seconds: Histogram,
     pub deliveries: Family<OutcomeLabels, Counter>,
     pub delivery_seconds: Family<ConnectorLabels, Histogram, fn() -> Histogram>,
@@ -79,6 +80,7 @@ impl Metrics {
             duplicates: Family::default(),
             refused: Family::default(),
             unrouted: Family::default(),
+            rejected: Family::default(),
             intake_seconds: latency(),
             deliveries: Family::default(),
             delivery_seconds: Family::new_with_constructor(latency),
@@ -104,6 +106,11 @@ impl Metrics {
             "intake_refused",
             "Requests refused by intake before anything was stored",
             m.refused.clone(),
+        );
+        registry.register(
+            "messages_rejected",
+            "Messages kept as rejected because they violate their schema",
+            m.rejected.clone(),
         );
         registry.register(
             "messages_unrouted",

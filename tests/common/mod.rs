@@ -89,6 +89,7 @@ retry = {{ initial_delay = "100ms", max_delay = "1s" }}
 name = "gewerbe"
 standard = "xgewerbeanzeige"
 message_type = "*.gewerbemeldung.0500"
+test_messages = "include"
 connector = "gewerberegister"
 
 [[routes]]
