@@ -109,6 +109,24 @@ pub fn open(config: &Config, key_policy: KeyPolicy) -> Result<Stores> {
     }
 }
 
+/// Opens the stores of an installation that has run before, for tools that look at or change
+/// existing messages: refuses to create a new, empty data directory (a wrong `--config`
+/// should be an error, not an empty list).
+pub fn open_existing(config: &Config) -> Result<Stores> {
+    match config.storage.backend {
+        Backend::Embedded => {
+            let db = config.storage.data_dir.join("amtsbote.db");
+            if !db.is_file() {
+                anyhow::bail!(
+                    "no amtsbote data in {} (no amtsbote.db); is --config (or AMTSBOTE_CONFIG) the broker's configuration?",
+                    config.storage.data_dir.display()
+                );
+            }
+        }
+    }
+    open(config, KeyPolicy::MustExist)
+}
+
 impl Stores {
     pub fn close(&self) {
         if let Some(e) = &self.embedded {

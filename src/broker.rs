@@ -11,7 +11,6 @@ use crate::ledger::{MessageFilter, Transition};
 use crate::message::State;
 use crate::routing::Router;
 use crate::telemetry::events::MessagePurged;
-use crate::telemetry::metrics::{ConnectorLabels, QueueLabels, StateLabels, metrics};
 use crate::worker::{self, WorkerContext};
 use amtsbote_xoev::validate::{SchemaPack, Validator};
 use anyhow::{Context, Result, bail};
@@ -224,7 +223,8 @@ pub async fn start(config: &Config) -> Result<Running> {
     let shutdown = CancellationToken::new();
 
     let mut tasks = tokio::task::JoinSet::new();
-    let app = crate::server::router(http, stores.clone());
+    let connector_ids: Vec<String> = plan.connectors.keys().cloned().collect();
+    let app = crate::server::router(http, stores.clone(), connector_ids);
     let stop_http = shutdown.clone();
     tasks.spawn(async move {
         let serve = axum::serve(listener, app)
@@ -265,7 +265,7 @@ pub async fn start(config: &Config) -> Result<Running> {
     })
 }
 
-/// Background upkeep: gauges for metrics, purging payloads after the retention period, and
+/// Background upkeep: purging payloads after the retention period, and
 /// removing payload files no ledger row refers to (left by a crash during intake).
 async fn maintenance(
     stores: Stores,
@@ -273,54 +273,13 @@ async fn maintenance(
     retention: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut gauges = tokio::time::interval(Duration::from_secs(5));
     let mut purge = tokio::time::interval(Duration::from_secs(600));
     let mut orphans = tokio::time::interval(Duration::from_secs(300));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = gauges.tick() => refresh_gauges(&stores).await,
             _ = purge.tick() => purge_expired(&stores, retention).await,
             _ = orphans.tick() => sweep_orphans(&stores, &intake).await,
-        }
-    }
-}
-
-async fn refresh_gauges(stores: &Stores) {
-    let m = metrics();
-    if let Ok(counts) = stores.ledger.count_by_state().await {
-        m.messages.clear();
-        for c in counts {
-            m.messages
-                .get_or_create(&StateLabels {
-                    tenant: c.tenant,
-                    connector: c.connector.unwrap_or_default(),
-                    state: c.state.as_str().into(),
-                })
-                .set(c.count as i64);
-        }
-    }
-    if let Ok(depths) = stores.queue.depth().await {
-        m.queue.clear();
-        for d in depths {
-            for (status, n) in [
-                ("ready", d.ready),
-                ("delayed", d.delayed),
-                ("leased", d.leased),
-                ("dead", d.dead),
-            ] {
-                m.queue
-                    .get_or_create(&QueueLabels {
-                        connector: d.connector.clone(),
-                        status: status.into(),
-                    })
-                    .set(n as i64);
-            }
-            m.queue_oldest_seconds
-                .get_or_create(&ConnectorLabels {
-                    connector: d.connector.clone(),
-                })
-                .set((d.oldest_ms / 1000) as i64);
         }
     }
 }

@@ -33,6 +33,7 @@ pub fn envelope(id: MessageId, connector: &str) -> Envelope {
         connector: connector.into(),
         parts: Vec::new(),
         traceparent: None,
+        delivery_key: None,
     }
 }
 
@@ -171,11 +172,25 @@ pub async fn lease_settle_and_dead_letters(s: &Subject) {
         "taking a delivery records it"
     );
     let depth = s.queue.depth().await.unwrap();
-    assert_eq!(depth[0].leased, 2);
+    assert_eq!(
+        (
+            depth[0].ready,
+            depth[0].delayed,
+            depth[0].leased,
+            depth[0].dead
+        ),
+        (0, 0, 2, 0)
+    );
 
     let second = batch.pop().unwrap();
     let first = batch.pop().unwrap();
     let (first_id, second_id) = (first.envelope.message_id, second.envelope.message_id);
+    // Nothing leased and nothing dead counts as zero, not as missing.
+    let quiet = new_message(None, Some("quiet"));
+    s.ledger.admit(quiet).await.unwrap();
+    let q = s.queue.depth().await.unwrap();
+    let q = q.iter().find(|d| d.connector == "quiet").unwrap();
+    assert_eq!((q.ready, q.delayed, q.leased, q.dead), (1, 0, 0, 0));
     first
         .settle(
             Outcome::Ack,

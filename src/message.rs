@@ -213,9 +213,21 @@ pub struct Envelope {
     pub parts: Vec<Part>,
     /// W3C `traceparent` of the intake span, so a worker continues the same trace.
     pub traceparent: Option<String>,
+    /// Idempotency key for the Fachverfahren when it is not the message id: set when an
+    /// operator forces a delivered message out again, which must not be recognised as a
+    /// repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_key: Option<String>,
 }
 
 impl Envelope {
+    /// The key a Fachverfahren uses to recognise a repeated delivery.
+    pub fn idempotency_key(&self) -> String {
+        self.delivery_key
+            .clone()
+            .unwrap_or_else(|| self.message_id.to_string())
+    }
+
     pub fn payload(&self) -> Option<&Part> {
         self.parts.iter().find(|p| p.name == PAYLOAD_PART)
     }

@@ -84,7 +84,11 @@ pub async fn replay(
             Verdict::Park(reason) => return Err(refused(reason)),
         }
     }
-    let envelope = m.envelope(&target.route, &target.connector);
+    let mut envelope = m.envelope(&target.route, &target.connector);
+    if m.state == State::Delivered {
+        // Forced: the Fachverfahren lost it, so it must not see this as a repeat.
+        envelope.delivery_key = Some(format!("{id}.{}", crate::message::now_millis()));
+    }
     stores
         .ledger
         .transitions(

@@ -3,7 +3,8 @@
 
 use crate::backend::Stores;
 use crate::inbound::http::{HttpIntake, post_message};
-use crate::telemetry::metrics::metrics;
+use crate::queue::QueueDepth;
+use crate::telemetry::metrics::{ConnectorLabels, QueueLabels, StateLabels, metrics};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
@@ -11,7 +12,15 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
-pub fn router(intake: Arc<HttpIntake>, stores: Stores) -> Router {
+/// What the operations endpoints read.
+#[derive(Clone)]
+struct Ops {
+    stores: Stores,
+    /// Configured connectors: their queue gauges read 0 rather than vanish when empty.
+    connectors: Arc<Vec<String>>,
+}
+
+pub fn router(intake: Arc<HttpIntake>, stores: Stores, connectors: Vec<String>) -> Router {
     let api = Router::new()
         .route("/api/v1/tenants/{tenant}/messages", post(post_message))
         // Intake enforces its own, configured limits while streaming.
@@ -21,19 +30,25 @@ pub fn router(intake: Arc<HttpIntake>, stores: Stores) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_text))
-        .with_state(stores);
+        .with_state(Ops {
+            stores,
+            connectors: Arc::new(connectors),
+        });
     api.merge(ops)
 }
 
 /// Ready when the ledger answers.
-async fn ready(State(stores): State<Stores>) -> impl IntoResponse {
-    match stores.ledger.count_by_state().await {
+async fn ready(State(ops): State<Ops>) -> impl IntoResponse {
+    match ops.stores.ledger.count_by_state().await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "ledger unavailable"),
     }
 }
 
-async fn metrics_text() -> impl IntoResponse {
+/// Counters are kept as things happen; the gauges (messages per state, queue depth) are read
+/// from the ledger and the queue at scrape time, so they are never stale.
+async fn metrics_text(State(ops): State<Ops>) -> impl IntoResponse {
+    refresh_gauges(&ops.stores, &ops.connectors).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -41,4 +56,52 @@ async fn metrics_text() -> impl IntoResponse {
         )],
         metrics().encode(),
     )
+}
+
+async fn refresh_gauges(stores: &Stores, connectors: &[String]) {
+    let m = metrics();
+    if let Ok(counts) = stores.ledger.count_by_state().await {
+        m.messages.clear();
+        for c in counts {
+            m.messages
+                .get_or_create(&StateLabels {
+                    tenant: c.tenant,
+                    connector: c.connector.unwrap_or_default(),
+                    state: c.state.as_str().into(),
+                })
+                .set(c.count as i64);
+        }
+    }
+    if let Ok(mut depths) = stores.queue.depth().await {
+        for c in connectors {
+            if !depths.iter().any(|d| &d.connector == c) {
+                depths.push(QueueDepth {
+                    connector: c.clone(),
+                    ..Default::default()
+                });
+            }
+        }
+        m.queue.clear();
+        m.queue_oldest_seconds.clear();
+        for d in depths {
+            for (status, n) in [
+                ("ready", d.ready),
+                ("delayed", d.delayed),
+                ("leased", d.leased),
+                ("dead", d.dead),
+            ] {
+                m.queue
+                    .get_or_create(&QueueLabels {
+                        connector: d.connector.clone(),
+                        status: status.into(),
+                    })
+                    .set(n as i64);
+            }
+            m.queue_oldest_seconds
+                .get_or_create(&ConnectorLabels {
+                    connector: d.connector.clone(),
+                })
+                .set((d.oldest_ms / 1000) as i64);
+        }
+    }
 }

@@ -115,6 +115,25 @@ fn environment_overrides_apply_and_are_checked() {
         "{}",
         stderr(&o)
     );
+    // Numbers come as strings and are read as numbers where a field wants one …
+    let o = amtsbote(
+        dir.path(),
+        &["--config", "amtsbote.toml", "check"],
+        &[("AMTSBOTE__CONNECTORS__GEWERBEREGISTER__CONCURRENCY", "0")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("`connectors.gewerberegister.concurrency`: must be at least 1"),
+        "{}",
+        stderr(&o)
+    );
+    // … and stay strings where a field wants text: an AGS keeps its leading zero.
+    let o = amtsbote(
+        dir.path(),
+        &["--config", "amtsbote.toml", "check"],
+        &[("AMTSBOTE__TENANTS__COTTBUS__AGS", "09162000")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = amtsbote(
         dir.path(),
         &["--config", "amtsbote.toml", "check"],

@@ -196,6 +196,34 @@ async fn a_refused_delivery_is_dead_until_replayed() {
     let out = b.cli(&["replay", id]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is delivered"));
+    // The Fachverfahren's own words were shown as the reason, but the permanent history
+    // does not keep them (they may quote personal data back).
+    let m = b.show(id);
+    assert!(
+        !m["history"].to_string().contains("required field missing"),
+        "{m:#}"
+    );
+
+    // Forced: the Fachverfahren lost the case; it gets a fresh idempotency key, so it
+    // creates a new case instead of answering "seen before".
+    let out = b.cli(&["replay", "--force", id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while b
+        .received()
+        .iter()
+        .filter(|r| r.reference.is_some())
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "{:?}", b.received());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.wait_state(id, "delivered", 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -157,6 +157,27 @@ async fn authentication_tenants_and_authorisation() {
     let rows = b.list(&[]);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["source"], "own-portal");
+    // A transport id it used for its own tenant does not open a door to another tenant.
+    let (status, _) = b
+        .post_as(
+            OTHER_TOKEN,
+            "beispielheim",
+            gewerbe_xml(),
+            "application/xml",
+            Some("t-9"),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let (status, body) = b
+        .post_as(
+            OTHER_TOKEN,
+            "cottbus",
+            gewerbe_xml(),
+            "application/xml",
+            Some("t-9"),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
     assert!(
         !b.log().contains(TOKEN) && !b.log().contains(OTHER_TOKEN),
         "tokens never logged"
@@ -217,4 +238,12 @@ async fn health_readiness_and_metrics() {
             .contains(r#"amtsbote_intake_refused_total{source="formserver",reason="malformed"} 1"#),
         "{metrics}"
     );
+    // Gauges are read at scrape time; an empty queue reads 0.
+    for line in [
+        r#"amtsbote_queue_entries{connector="e-akte",status="ready"} 0"#,
+        r#"amtsbote_queue_entries{connector="gewerberegister",status="leased"} 0"#,
+        r#"amtsbote_messages{tenant="cottbus",connector="gewerberegister",state="delivered"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
 }

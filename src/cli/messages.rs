@@ -1,6 +1,6 @@
 //! `amtsbote messages list|show`: what the ledger knows, for operators.
 
-use crate::backend::{self, KeyPolicy};
+use crate::backend;
 use crate::ledger::{ChainVerdict, MessageFilter};
 use crate::message::{MessageId, State, format_millis};
 use clap::Subcommand;
@@ -14,8 +14,10 @@ pub enum Command {
         /// Only these states (repeatable), e.g. --state dead --state unrouted.
         #[arg(long)]
         state: Vec<State>,
+        /// Only this tenant's messages.
         #[arg(long)]
         tenant: Option<String>,
+        /// Only messages routed to this connector.
         #[arg(long)]
         connector: Option<String>,
         /// At most this many (0 = all).
@@ -27,7 +29,9 @@ pub enum Command {
     },
     /// One message with its state history and the check of its hash chain.
     Show {
+        /// The message id (as `messages list` or intake's answer shows it).
         id: MessageId,
+        /// JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -35,7 +39,7 @@ pub enum Command {
 
 pub async fn run(config_path: Option<&Path>, cmd: Command) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
-    let stores = backend::open(&config, KeyPolicy::CreateIfMissing)?;
+    let stores = backend::open_existing(&config)?;
     match cmd {
         Command::List {
             state,

@@ -29,7 +29,8 @@ enum Command {
     /// Run the broker until SIGTERM/SIGINT.
     Run,
     /// Start a broker, a sample Fachverfahren and send sample applications through; prints
-    /// what happened. Exits 0 only if every message was delivered.
+    /// what happened. Exits 0 only if every message was delivered. Uses its own temporary
+    /// configuration (--config is ignored).
     Demo(demo::Args),
     /// Validate the configuration as a start would; non-zero exit with file, key and reason.
     Check,

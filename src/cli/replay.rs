@@ -1,6 +1,6 @@
 //! `amtsbote replay`: send dead or unrouted messages round again.
 
-use crate::backend::{self, KeyPolicy};
+use crate::backend;
 use crate::ledger::MessageFilter;
 use crate::message::{MessageId, State};
 use crate::replay::{ReplayError, replay};
@@ -20,8 +20,10 @@ pub struct Args {
     /// Replay all unrouted messages (after adding a route).
     #[arg(long)]
     unrouted: bool,
+    /// With --dead or --unrouted: only messages of this connector.
     #[arg(long)]
     connector: Option<String>,
+    /// With --dead or --unrouted: only this tenant's messages.
     #[arg(long)]
     tenant: Option<String>,
     /// Also replay a delivered message (the Fachverfahren lost it).
@@ -43,7 +45,7 @@ pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitC
                 .join("; ")
         )
     })?;
-    let stores = backend::open(&config, KeyPolicy::CreateIfMissing)?;
+    let stores = backend::open_existing(&config)?;
     let actor = format!("operator:{}", args.actor);
     let code = if let Some(id) = args.id {
         match replay(

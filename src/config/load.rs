@@ -151,6 +151,9 @@ pub fn load(main: Option<&Path>) -> Result<Loaded, Vec<ConfigError>> {
         config::Environment::with_prefix("AMTSBOTE")
             .prefix_separator("__")
             .separator("__")
+            // Numbers must become numbers here: values inside tagged tables (connectors) cannot
+            // be converted later. Text fields that look like numbers lose leading zeros; the
+            // AGS field puts them back (see `TenantConfig::ags`).
             .try_parsing(true),
     );
     let merged = builder

@@ -182,8 +182,9 @@ impl Default for LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     pub name: String,
-    /// Amtlicher Gemeindeschlüssel (official 8-digit municipality key), if any.
-    #[serde(default)]
+    /// Amtlicher Gemeindeschlüssel (official 8-digit municipality key), if any. Given as a
+    /// number (e.g. through an environment override) it is zero-padded to 8 digits.
+    #[serde(default, deserialize_with = "ags")]
     pub ags: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
@@ -192,6 +193,19 @@ pub struct TenantConfig {
     /// This tenant's routes, tried before the global ones.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+fn ags<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ags {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Ags>::deserialize(d)?.map(|a| match a {
+        Ags::Text(t) => t,
+        Ags::Number(n) => format!("{n:08}"),
+    }))
 }
 
 /// Where a secret comes from. Secrets never live in the configuration file itself.
@@ -226,7 +240,7 @@ pub struct RetryConfig {
     /// Delay before the second attempt.
     #[serde(with = "humantime_serde")]
     pub initial_delay: Duration,
-    /// Upper bound of one delay.
+    /// Upper bound of one delay (jitter included).
     #[serde(with = "humantime_serde")]
     pub max_delay: Duration,
     /// Growth per attempt.
@@ -243,11 +257,13 @@ pub struct RetryConfig {
 impl Default for RetryConfig {
     fn default() -> Self {
         RetryConfig {
+            // Quick at first (a blip), then every 15 minutes for a day (a maintenance
+            // window, a Fachverfahren down overnight), then dead for an operator.
             initial_delay: Duration::from_secs(2),
-            max_delay: Duration::from_secs(600),
+            max_delay: Duration::from_secs(900),
             factor: 2.0,
             jitter: true,
-            max_attempts: 12,
+            max_attempts: 200,
             max_total: Duration::from_secs(24 * 3600),
         }
     }

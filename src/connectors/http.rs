@@ -3,7 +3,8 @@
 //! A message without attachments is sent as its document (XML or JSON) with its own content
 //! type. A message with attachments is sent as `multipart/form-data`: a `document` part, then
 //! one `attachment` part per attachment (with file name and content type), streamed from the
-//! payload store. Headers: `Idempotency-Key` (the message id), `X-Amtsbote-Message-Id`,
+//! payload store. Headers: `Idempotency-Key` (the message id; a fresh key after a forced
+//! replay), `X-Amtsbote-Message-Id`,
 //! `X-Amtsbote-Tenant`, `X-Amtsbote-Attempt`, and `traceparent` when tracing is on.
 //!
 //! Answers: 2xx delivered (a `Location` header or a JSON `reference` field becomes the
@@ -106,7 +107,7 @@ impl Connector for HttpConnector {
         let mut req = self
             .client
             .post(self.url.clone())
-            .header("Idempotency-Key", env.message_id.to_string())
+            .header("Idempotency-Key", env.idempotency_key())
             .header("X-Amtsbote-Message-Id", env.message_id.to_string())
             .header("X-Amtsbote-Tenant", &env.tenant)
             .header("X-Amtsbote-Attempt", attempt.to_string());

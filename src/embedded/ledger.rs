@@ -190,7 +190,7 @@ pub(super) fn transition_tx(
         now,
         seq + 1,
         hash,
-        t.reason,
+        t.detail.as_deref().unwrap_or(&t.reason),
         t.attempt,
         t.route.as_ref().map(|r| r.0.as_str()),
         t.route.as_ref().map(|r| r.1.as_str()),

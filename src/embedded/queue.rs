@@ -252,10 +252,10 @@ impl Queue for SqliteQueue {
                 let now = now_millis();
                 let mut stmt = c.prepare(
                     "SELECT connector,
-                            sum(status = 'ready' AND not_before <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)),
-                            sum(status = 'ready' AND not_before > ?1 AND lease_until IS NULL),
-                            sum(status = 'ready' AND lease_until > ?1),
-                            sum(status = 'dead'),
+                            count(CASE WHEN status = 'ready' AND not_before <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) THEN 1 END),
+                            count(CASE WHEN status = 'ready' AND not_before > ?1 AND lease_until IS NULL THEN 1 END),
+                            count(CASE WHEN status = 'ready' AND lease_until > ?1 THEN 1 END),
+                            count(CASE WHEN status = 'dead' THEN 1 END),
                             min(CASE WHEN status = 'ready' THEN enqueued_at END)
                      FROM queue GROUP BY connector ORDER BY connector",
                 )?;

@@ -396,14 +396,13 @@ pub async fn post_message(
         transport_id,
         service_key,
     };
-    let draft = match state.intake.open(origin).await {
-        Ok(Ok(draft)) => draft,
-        Ok(Err(dup)) => return accepted(&dup),
-        Err(e) => return refuse_intake(&tenant, &source.id, &e),
-    };
-    // Authorisation after the tenant check, so that 404 and 403 are told apart.
+    // 404 before 403, and both before anything else: a source must not learn about another
+    // tenant's messages, not even through a repeated transport id.
+    if !state.intake.serves(&tenant) {
+        let e = IntakeError::UnknownTenant(tenant.clone());
+        return refuse_intake(&tenant, &source.id, &e);
+    }
     if !allowed {
-        draft.discard().await;
         return refuse(
             &tenant,
             &source.id,
@@ -413,6 +412,11 @@ pub async fn post_message(
             &format!("source `{}` may not post for tenant `{tenant}`", source.id),
         );
     }
+    let draft = match state.intake.open(origin).await {
+        Ok(Ok(draft)) => draft,
+        Ok(Err(dup)) => return accepted(&dup),
+        Err(e) => return refuse_intake(&tenant, &source.id, &e),
+    };
     if let Some(len) = declared_length
         && len > limits.max_message_bytes
     {

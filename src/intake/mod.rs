@@ -121,6 +121,11 @@ impl Intake {
         &self.limits
     }
 
+    /// Whether `tenant` is one this installation serves.
+    pub fn serves(&self, tenant: &str) -> bool {
+        self.tenants.contains(tenant)
+    }
+
     /// Whether a message is being received right now (for the orphan sweep).
     pub fn is_receiving(&self, id: MessageId) -> bool {
         self.open.lock().expect("open drafts").contains(&id)
@@ -326,6 +331,7 @@ impl Draft {
                     connector: r.connector.clone(),
                     parts: self.parts.clone(),
                     traceparent: None,
+                    delivery_key: None,
                 })
             }
             None => {

@@ -58,8 +58,13 @@ pub struct Transition {
     pub to: State,
     /// Who or what: `intake`, `worker:<connector>`, `operator:<name>`, `cli`.
     pub actor: String,
-    /// Why, for people. Never payload content.
+    /// Why, for people. Goes into the hash-chained, permanent history: never payload
+    /// content, nothing a third party wrote.
     pub reason: String,
+    /// A fuller account for the operator, e.g. the Fachverfahren's own error answer. Shown
+    /// as the message's last reason until the next transition or the purge; never part of
+    /// the history, because it may quote personal data back.
+    pub detail: Option<String>,
     /// Delivery attempt number this transition belongs to, if any.
     pub attempt: Option<u32>,
     /// New route (name, connector) to record with the transition (replay re-routes).
@@ -74,10 +79,16 @@ impl Transition {
             to,
             actor: actor.into(),
             reason: reason.into(),
+            detail: None,
             attempt: None,
             route: None,
             enqueue: None,
         }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     pub fn attempt(mut self, attempt: u32) -> Self {
@@ -141,6 +152,7 @@ impl MessageRecord {
             connector: connector.to_string(),
             parts: self.parts.clone(),
             traceparent: None,
+            delivery_key: None,
         }
     }
 }

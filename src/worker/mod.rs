@@ -156,10 +156,11 @@ async fn process(
                 reason: &e.to_string(),
             }
             .emit();
-            let text = format!("permanent failure: {}", e.for_ledger());
+            let text = format!("permanent failure: {e}");
+            let detail = format!("permanent failure: {}", e.for_ledger());
             (
                 Outcome::Dead(text.clone()),
-                Transition::new(State::Dead, actor, text),
+                Transition::new(State::Dead, actor, text).detail(detail),
             )
         }
         Err(e @ DeliveryError::Transient { retry_after, .. }) => {
@@ -176,14 +177,16 @@ async fn process(
                         reason: &e.to_string(),
                     }
                     .emit();
-                    let text = format!(
-                        "attempt {attempt} failed: {}; next attempt in {}",
-                        e.for_ledger(),
-                        humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+                    let next =
+                        humantime::format_duration(Duration::from_millis(delay.as_millis() as u64));
+                    let text = format!("attempt {attempt} failed: {e}; next attempt in {next}");
+                    let detail = format!(
+                        "attempt {attempt} failed: {}; next attempt in {next}",
+                        e.for_ledger()
                     );
                     (
                         Outcome::RetryAfter(delay),
-                        Transition::new(State::Retrying, actor, text),
+                        Transition::new(State::Retrying, actor, text).detail(detail),
                     )
                 }
                 Next::GiveUp => {
@@ -195,10 +198,11 @@ async fn process(
                         reason: &e.to_string(),
                     }
                     .emit();
-                    let text = format!("gave up after {attempt} attempts: {}", e.for_ledger());
+                    let text = format!("gave up after {attempt} attempts: {e}");
+                    let detail = format!("gave up after {attempt} attempts: {}", e.for_ledger());
                     (
                         Outcome::Dead(text.clone()),
-                        Transition::new(State::Dead, actor, text),
+                        Transition::new(State::Dead, actor, text).detail(detail),
                     )
                 }
             }

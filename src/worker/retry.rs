@@ -48,6 +48,8 @@ impl RetryPolicy {
         let Some(delay) = builder.build().nth(attempt as usize - 1) else {
             return Next::GiveUp;
         };
+        // Jitter may add up to the delay again; `max_delay` stays the upper bound.
+        let delay = delay.min(self.cfg.max_delay);
         let delay = match hint {
             Some(h) => h.min(self.cfg.max_delay).max(delay.min(h)),
             None => delay,
@@ -105,6 +107,39 @@ mod tests {
                 Next::GiveUp => panic!("gave up early"),
             }
         }
+    }
+
+    #[test]
+    fn max_delay_bounds_jittered_delays_too() {
+        let p = policy(true);
+        let p = RetryPolicy::new(RetryConfig {
+            max_attempts: 20,
+            ..p.cfg
+        });
+        for _ in 0..50 {
+            match p.after_failure(10, Duration::ZERO, None) {
+                Next::RetryIn(d) => assert!(d <= Duration::from_secs(60), "{d:?}"),
+                Next::GiveUp => panic!("gave up early"),
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_keep_trying_for_a_day() {
+        let p = RetryPolicy::new(RetryConfig {
+            jitter: false,
+            ..RetryConfig::default()
+        });
+        let (mut elapsed, mut attempt) = (Duration::ZERO, 1);
+        while let Next::RetryIn(d) = p.after_failure(attempt, elapsed, None) {
+            elapsed += d;
+            attempt += 1;
+        }
+        assert!(
+            elapsed > Duration::from_secs(23 * 3600),
+            "gives up after {elapsed:?}, {attempt} attempts"
+        );
+        assert!(elapsed <= Duration::from_secs(24 * 3600));
     }
 
     #[test]
