@@ -119,6 +119,12 @@ fn schema_packs(config: &Config) -> Result<Arc<Validator>, ConfigError> {
         .map_err(|e| ConfigError::new(None, Some("schema_packs".into()), e.to_string()))
 }
 
+/// Configuration problems as one error, a line each.
+pub fn invalid(errors: Vec<ConfigError>) -> anyhow::Error {
+    let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
+}
+
 fn valid_id(id: &str) -> bool {
     let b = id.as_bytes();
     !b.is_empty()
@@ -158,10 +164,7 @@ impl Running {
 
 /// Builds and starts the broker: HTTP listener, workers, maintenance.
 pub async fn start(config: &Config) -> Result<Running> {
-    let plan = plan(config).map_err(|errs| {
-        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        anyhow::anyhow!("invalid configuration:\n  {}", lines.join("\n  "))
-    })?;
+    let plan = plan(config).map_err(invalid)?;
     let data_dir = &config.storage.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;

@@ -317,7 +317,6 @@ async fn unrouted_messages_are_kept_until_a_route_exists() {
 async fn the_file_connector_writes_complete_folders() {
     let b = Broker::start(Behaviour::default(), "").await;
     let xml = xdomea_xml();
-    let client = reqwest::Client::new();
     let form = reqwest::multipart::Form::new()
         .part(
             "document",
@@ -332,15 +331,8 @@ async fn the_file_connector_writes_complete_folders() {
                 .mime_str("application/pdf")
                 .unwrap(),
         );
-    let resp = client
-        .post(format!("{}/api/v1/tenants/cottbus/messages", b.base()))
-        .bearer_auth(TOKEN)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202);
-    let body: serde_json::Value = resp.json().await.unwrap();
+    let (status, body) = b.post_form("cottbus", form).await;
+    assert_eq!(status, 202, "{body}");
     let id = body["id"].as_str().unwrap();
     b.wait_state(id, "delivered", 20).await;
 
@@ -371,7 +363,6 @@ async fn the_file_connector_writes_complete_folders() {
 async fn json_with_attachments_goes_out_as_multipart() {
     let b = Broker::start(Behaviour::default(), "").await;
     let json = fixture("examples/messages/hundesteuer-anmeldung.json");
-    let client = reqwest::Client::new();
     let form = reqwest::multipart::Form::new()
         .part(
             "document",
@@ -386,15 +377,8 @@ async fn json_with_attachments_goes_out_as_multipart() {
                 .mime_str("application/pdf")
                 .unwrap(),
         );
-    let resp = client
-        .post(format!("{}/api/v1/tenants/cottbus/messages", b.base()))
-        .bearer_auth(TOKEN)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202);
-    let body: serde_json::Value = resp.json().await.unwrap();
+    let (status, body) = b.post_form("cottbus", form).await;
+    assert_eq!(status, 202, "{body}");
     b.wait_state(body["id"].as_str().unwrap(), "delivered", 20)
         .await;
     let got = b.received();

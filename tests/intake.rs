@@ -80,27 +80,15 @@ async fn oversize_multipart_attachments_are_refused_and_removed() {
                 .mime_str("application/xml")
                 .unwrap(),
         );
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/v1/tenants/cottbus/messages", b.base()))
-        .bearer_auth(TOKEN)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 413);
+    let (status, _) = b.post_form("cottbus", form).await;
+    assert_eq!(status, 413);
     assert_nothing_stored(&b).await;
 
     // A multipart body without a document.
     let form = reqwest::multipart::Form::new()
         .part("attachment", reqwest::multipart::Part::bytes(vec![1u8; 10]));
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/v1/tenants/cottbus/messages", b.base()))
-        .bearer_auth(TOKEN)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
+    let (status, _) = b.post_form("cottbus", form).await;
+    assert_eq!(status, 400);
     assert_nothing_stored(&b).await;
 }
 

@@ -85,11 +85,7 @@ pub fn main() -> ExitCode {
 
 /// Loads the configuration for tools, printing every problem.
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<crate::config::Config> {
-    match crate::config::load(path) {
-        Ok(l) => Ok(l.config),
-        Err(errors) => {
-            let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-            anyhow::bail!("invalid configuration:\n  {}", lines.join("\n  "))
-        }
-    }
+    crate::config::load(path)
+        .map(|l| l.config)
+        .map_err(crate::broker::invalid)
 }

@@ -22,15 +22,7 @@ pub enum Command {
 pub async fn run(config_path: Option<&Path>, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Inspect { message, json } = cmd;
     let config = super::load_config(config_path)?;
-    let plan = crate::broker::plan(&config).map_err(|errs| {
-        anyhow::anyhow!(
-            "invalid configuration: {}",
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })?;
+    let plan = crate::broker::plan(&config).map_err(crate::broker::invalid)?;
     let bytes = match std::fs::read(&message) {
         Ok(b) => b,
         Err(e) => {

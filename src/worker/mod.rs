@@ -129,6 +129,25 @@ async fn process(
     let result = handle.connector.deliver(&parts, attempt).await;
     let elapsed = started.elapsed();
 
+    // A failure is recorded twice over: `text` (for the permanent history, the queue and
+    // the logs) names the cause; `detail` adds what the Fachverfahren answered.
+    let failure = |state: State, prefix: String, e: &DeliveryError, suffix: &str| {
+        let text = format!("{prefix}{e}{suffix}");
+        let detail = format!("{prefix}{}{suffix}", e.for_ledger());
+        Transition::new(state, actor, text).detail(detail)
+    };
+    let dead = |prefix: String, e: &DeliveryError| {
+        DeliveryDead {
+            id,
+            connector,
+            attempt,
+            elapsed,
+            reason: &e.to_string(),
+        }
+        .emit();
+        let record = failure(State::Dead, prefix, e, "");
+        (Outcome::Dead(record.reason.clone()), record)
+    };
     let (outcome, record) = match result {
         Ok(receipt) => {
             DeliverySucceeded {
@@ -147,22 +166,7 @@ async fn process(
                 Transition::new(State::Delivered, actor, reason),
             )
         }
-        Err(e @ DeliveryError::Permanent { .. }) => {
-            DeliveryDead {
-                id,
-                connector,
-                attempt,
-                elapsed,
-                reason: &e.to_string(),
-            }
-            .emit();
-            let text = format!("permanent failure: {e}");
-            let detail = format!("permanent failure: {}", e.for_ledger());
-            (
-                Outcome::Dead(text.clone()),
-                Transition::new(State::Dead, actor, text).detail(detail),
-            )
-        }
+        Err(e @ DeliveryError::Permanent { .. }) => dead("permanent failure: ".into(), &e),
         Err(e @ DeliveryError::Transient { retry_after, .. }) => {
             let since_first =
                 Duration::from_millis((now_millis() - delivery.first_attempt_at).max(0) as u64);
@@ -179,32 +183,14 @@ async fn process(
                     .emit();
                     let next =
                         humantime::format_duration(Duration::from_millis(delay.as_millis() as u64));
-                    let text = format!("attempt {attempt} failed: {e}; next attempt in {next}");
-                    let detail = format!(
-                        "attempt {attempt} failed: {}; next attempt in {next}",
-                        e.for_ledger()
-                    );
+                    let prefix = format!("attempt {attempt} failed: ");
+                    let suffix = format!("; next attempt in {next}");
                     (
                         Outcome::RetryAfter(delay),
-                        Transition::new(State::Retrying, actor, text).detail(detail),
+                        failure(State::Retrying, prefix, &e, &suffix),
                     )
                 }
-                Next::GiveUp => {
-                    DeliveryDead {
-                        id,
-                        connector,
-                        attempt,
-                        elapsed,
-                        reason: &e.to_string(),
-                    }
-                    .emit();
-                    let text = format!("gave up after {attempt} attempts: {e}");
-                    let detail = format!("gave up after {attempt} attempts: {}", e.for_ledger());
-                    (
-                        Outcome::Dead(text.clone()),
-                        Transition::new(State::Dead, actor, text).detail(detail),
-                    )
-                }
+                Next::GiveUp => dead(format!("gave up after {attempt} attempts: "), &e),
             }
         }
     };

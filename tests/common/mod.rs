@@ -263,6 +263,24 @@ impl Broker {
         )
     }
 
+    /// Posts a multipart message (`document` and `attachment` parts) as the form server.
+    pub async fn post_form(&self, tenant: &str, form: reqwest::multipart::Form) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/tenants/{tenant}/messages", self.base()))
+            .bearer_auth(TOKEN)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     /// Runs the CLI against this broker's configuration.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_amtsbote"))
