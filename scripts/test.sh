@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the build and the tests need.
-packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils)
+packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils libssl-dev python3 python3-pip)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
@@ -19,6 +19,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "==> installing ${missing[*]}"
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python tools the interoperability tests use (an independent JOSE implementation).
+if ! python3 -c "import jwcrypto" 2>/dev/null; then
+    echo "==> installing jwcrypto (PyPI)"
+    python3 -m pip install --quiet jwcrypto
 fi
 
 echo "==> cargo fmt --check"
