@@ -6,7 +6,13 @@
 //! routing matches on — standard and version, message type, author and reader authority,
 //! test flag. [`standard_for_namespace`] is the table of known XÖV namespaces behind it.
 //!
-//! The crate does not depend on the broker and does no I/O of its own.
+//! Workers then turn the message into what a Fachverfahren expects with a [`Mapping`]: a
+//! declarative mapping file (TOML, see [`mapping`] and `docs/mapping.md`), compiled once
+//! with [`Mapping::from_file`] and applied to each message with [`Mapping::apply`] or
+//! [`Mapping::render`].
+//!
+//! The crate does not depend on the broker. Sniffing and mapping a message do no I/O;
+//! loading a mapping reads the mapping file and its code lists.
 //!
 //! ```
 //! use amtsbote_xoev::{HeaderDialect, Limits, inspect};
@@ -41,12 +47,14 @@
 
 mod error;
 mod limits;
+pub mod mapping;
 pub mod sniff;
 pub mod standards;
 pub mod validate;
 
 pub use error::{Position, SniffError};
 pub use limits::Limits;
+pub use mapping::{ApplyError, FieldError, Mapping, MappingError, Output, OutputFormat, Problem};
 pub use sniff::{Authority, HeaderDialect, Sniffed, inspect, inspect_reader, sniff, sniff_reader};
 pub use standards::{Standard, standard_by_key, standard_for_namespace};
 pub use validate::{SchemaPack, SchemaViolation, ValidateError, Validation, Validator};
