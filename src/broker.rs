@@ -5,6 +5,7 @@
 use crate::backend::{self, KeyPolicy, Stores};
 use crate::config::{Config, ConfigError};
 use crate::connectors::{self, ConnectorHandle};
+use crate::inbound::fit_connect;
 use crate::inbound::http::{HttpIntake, HttpSources};
 use crate::intake::{DocumentLimits, Intake};
 use crate::ledger::{MessageFilter, Transition};
@@ -32,6 +33,8 @@ pub struct Plan {
     pub validator: Arc<Validator>,
     pub connectors: BTreeMap<String, ConnectorHandle>,
     pub sources: HttpSources,
+    /// FIT-Connect destinations, keys loaded.
+    pub fit_connect: Vec<Arc<fit_connect::Destination>>,
 }
 
 pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
@@ -88,13 +91,19 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
     let sources = HttpSources::build(config)
         .map_err(|e| errors.extend(e))
         .ok();
-    match (router, validator, connectors, sources) {
-        (Some(router), Some(validator), Some(connectors), Some(sources)) if errors.is_empty() => {
+    let fit_connect = fit_connect::build(config)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    match (router, validator, connectors, sources, fit_connect) {
+        (Some(router), Some(validator), Some(connectors), Some(sources), Some(fit_connect))
+            if errors.is_empty() =>
+        {
             Ok(Plan {
                 router,
                 validator,
                 connectors,
                 sources,
+                fit_connect,
             })
         }
         _ => Err(errors),
@@ -227,7 +236,12 @@ pub async fn start(config: &Config) -> Result<Running> {
 
     let mut tasks = tokio::task::JoinSet::new();
     let connector_ids: Vec<String> = plan.connectors.keys().cloned().collect();
-    let app = crate::server::router(http, stores.clone(), connector_ids);
+    let app = crate::server::router(
+        http,
+        stores.clone(),
+        connector_ids,
+        plan.fit_connect.clone(),
+    );
     let stop_http = shutdown.clone();
     tasks.spawn(async move {
         let serve = axum::serve(listener, app)
@@ -249,6 +263,16 @@ pub async fn start(config: &Config) -> Result<Running> {
             shutdown.clone(),
             SHUTDOWN_GRACE,
         ));
+    }
+    for destination in plan.fit_connect {
+        tracing::info!(source = %destination.source, destination = %destination.destination_id,
+            tenant = %destination.tenant, "starting FIT-Connect subscriber");
+        let adapter = fit_connect::Adapter {
+            destination,
+            intake: intake.clone(),
+            ledger: stores.ledger.clone(),
+        };
+        tasks.spawn(adapter.run(shutdown.clone()));
     }
     tasks.spawn(maintenance(
         stores.clone(),

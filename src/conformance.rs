@@ -29,6 +29,7 @@ pub fn envelope(id: MessageId, connector: &str) -> Envelope {
             ..Default::default()
         },
         service_key: None,
+        destination: None,
         route: "gewerbe".into(),
         connector: connector.into(),
         parts: Vec::new(),
@@ -58,6 +59,7 @@ pub fn new_message(transport_id: Option<&str>, connector: Option<&str>) -> NewMe
             ..Default::default()
         },
         service_key: None,
+        destination: None,
         parts: Vec::new(),
         path,
         route: connector.map(|c| ("gewerbe".to_string(), c.to_string())),
@@ -325,4 +327,37 @@ pub async fn stale_entries_are_dropped(s: &Subject) {
         "{depth:?}"
     );
     assert_eq!(state(s, id).await, State::Delivered);
+}
+
+pub async fn the_inbound_journal_remembers_open_work(s: &Subject) {
+    s.ledger
+        .inbound_claim("fit", "sub-1", r#"{"case":"c1"}"#)
+        .await
+        .unwrap();
+    s.ledger.inbound_claim("fit", "sub-2", "{}").await.unwrap();
+    s.ledger
+        .inbound_claim("other", "sub-1", "{}")
+        .await
+        .unwrap();
+    s.ledger
+        .inbound_claim("fit", "sub-1", r#"{"case":"c1","tags":1}"#)
+        .await
+        .unwrap();
+    let open = s.ledger.inbound_open("fit").await.unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(open[0].transport_id, "sub-1");
+    assert_eq!(
+        open[0].note, r#"{"case":"c1","tags":1}"#,
+        "a second claim updates the note"
+    );
+    s.ledger.inbound_done("fit", "sub-1").await.unwrap();
+    s.ledger.inbound_done("fit", "sub-1").await.unwrap();
+    let open = s.ledger.inbound_open("fit").await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|c| c.transport_id.as_str())
+            .collect::<Vec<_>>(),
+        ["sub-2"]
+    );
+    assert_eq!(s.ledger.inbound_open("other").await.unwrap().len(), 1);
 }

@@ -208,6 +208,9 @@ pub struct Envelope {
     pub header: XoevHeader,
     /// LeiKa Leistungsschlüssel (federal service catalogue key), when the transport names one.
     pub service_key: Option<String>,
+    /// The transport's destination (FIT-Connect destination id, XTA reader mailbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     pub route: String,
     pub connector: String,
     pub parts: Vec<Part>,

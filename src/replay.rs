@@ -43,6 +43,7 @@ pub fn route(router: &Router, m: &MessageRecord) -> Option<RouteMatch> {
         source: &m.source,
         header: &m.header,
         service_key: m.service_key.as_deref(),
+        destination: m.destination.as_deref(),
         json,
     })
 }

@@ -53,6 +53,8 @@ pub struct RouteInput<'a> {
     pub header: &'a XoevHeader,
     /// LeiKa Leistungsschlüssel, when the transport names one.
     pub service_key: Option<&'a str>,
+    /// The transport's destination (FIT-Connect destination id, XTA reader mailbox).
+    pub destination: Option<&'a str>,
     /// The document is JSON: it has no XÖV standard and routes as standard `json`.
     pub json: bool,
 }
@@ -77,6 +79,7 @@ struct Rule {
     version: Option<Pattern>,
     message_type: Option<Pattern>,
     service_key: Option<Pattern>,
+    destination: Option<Pattern>,
     reader: Option<Pattern>,
     author: Option<Pattern>,
     test_messages: TestMessages,
@@ -104,6 +107,7 @@ impl Rule {
             version: pat(&r.version),
             message_type: pat(&r.message_type),
             service_key: pat(&r.service_key),
+            destination: pat(&r.destination),
             reader: pat(&r.reader),
             author: pat(&r.author),
             test_messages: r.test_messages,
@@ -136,6 +140,7 @@ impl Rule {
             && field(&self.version, h.version.as_deref())
             && message_type
             && field(&self.service_key, m.service_key)
+            && field(&self.destination, m.destination)
             && field(&self.reader, h.reader.as_deref())
             && field(&self.author, h.author.as_deref())
     }
@@ -305,6 +310,7 @@ mod tests {
             source: "formserver",
             header: h,
             service_key: None,
+            destination: None,
             json: false,
         }
     }

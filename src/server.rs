@@ -2,14 +2,20 @@
 //! for the platform running the broker.
 
 use crate::backend::Stores;
+use crate::inbound::fit_connect::Destination;
 use crate::inbound::http::{HttpIntake, post_message};
 use crate::queue::QueueDepth;
-use crate::telemetry::metrics::{ConnectorLabels, QueueLabels, StateLabels, metrics};
+use crate::telemetry::metrics::{
+    CallbackLabels, ConnectorLabels, QueueLabels, StateLabels, metrics,
+};
+use amtsbote_fit_connect::wire::CallbackNotification;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use bytes::Bytes;
 use std::sync::Arc;
 
 /// What the operations endpoints read.
@@ -20,12 +26,21 @@ struct Ops {
     connectors: Arc<Vec<String>>,
 }
 
-pub fn router(intake: Arc<HttpIntake>, stores: Stores, connectors: Vec<String>) -> Router {
+pub fn router(
+    intake: Arc<HttpIntake>,
+    stores: Stores,
+    connectors: Vec<String>,
+    fit_connect: Vec<Arc<Destination>>,
+) -> Router {
     let api = Router::new()
         .route("/api/v1/tenants/{tenant}/messages", post(post_message))
         // Intake enforces its own, configured limits while streaming.
         .layer(DefaultBodyLimit::disable())
         .with_state(intake);
+    let callbacks = Router::new()
+        .route("/callbacks/fit-connect", post(fit_connect_callback))
+        .layer(DefaultBodyLimit::max(CALLBACK_LIMIT))
+        .with_state(Arc::new(fit_connect));
     let ops = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -34,7 +49,64 @@ pub fn router(intake: Arc<HttpIntake>, stores: Stores, connectors: Vec<String>) 
             stores,
             connectors: Arc::new(connectors),
         });
-    api.merge(ops)
+    api.merge(callbacks).merge(ops)
+}
+
+/// Callbacks carry a few ids; anything larger is not one.
+const CALLBACK_LIMIT: usize = 64 * 1024;
+
+/// `POST /callbacks/fit-connect`: the Zustelldienst says new submissions wait. The callback is
+/// only a hint — it wakes the destination's poller, which fetches through the API as always —
+/// but it is verified (HMAC-SHA512 over the raw body with the destination's callback secret,
+/// at most 5 minutes old) before it wakes anything. Refusals are logged and counted.
+async fn fit_connect_callback(
+    State(destinations): State<Arc<Vec<Arc<Destination>>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let named: Vec<String> = serde_json::from_slice::<CallbackNotification>(&body)
+        .map(|n| {
+            n.submissions
+                .into_iter()
+                .map(|s| s.destination_id)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut woken = 0;
+    let mut reason = "unknown destination";
+    for d in destinations
+        .iter()
+        .filter(|d| named.contains(&d.destination_id))
+    {
+        match d.verify_callback(
+            header("callback-authentication"),
+            header("callback-timestamp"),
+            &body,
+        ) {
+            Ok(()) => {
+                d.wake();
+                woken += 1;
+            }
+            Err(e) => {
+                tracing::warn!(source = %d.source, destination = %d.destination_id, error = %e,
+                    "FIT-Connect callback refused");
+                reason = "not authentic";
+            }
+        }
+    }
+    let outcome = if woken > 0 { "accepted" } else { reason };
+    metrics()
+        .callbacks
+        .get_or_create(&CallbackLabels {
+            outcome: outcome.into(),
+        })
+        .inc();
+    if woken > 0 {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::UNAUTHORIZED
+    }
 }
 
 /// Ready when the ledger answers.

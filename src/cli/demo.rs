@@ -13,8 +13,13 @@ use crate::config::{
 use crate::ledger::MessageFilter;
 use crate::message::{MessageId, State};
 use crate::sandbox::fachverfahren::{Behaviour, SampleFachverfahren};
+use crate::sandbox::fit_connect::{SandboxInfo, Setup, sender_client};
+use amtsbote_fit_connect::sandbox::RunningSandbox;
+use amtsbote_fit_connect::sender::{self, Application, OutgoingAttachment, SendOptions};
+use amtsbote_fit_connect::wire::ServiceType;
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -74,6 +79,122 @@ const SAMPLES: &[Sample] = &[
         attachment: None,
     },
 ];
+
+/// The FIT-Connect part of the demo: Bauanträge submitted by an online building-permit portal
+/// through a sandbox Zustelldienst to the destination of the Cottbus building authority.
+const BAUANTRAEGE: &[(&str, &[u8])] = &[
+    (
+        "xbau-2.6-baugenehmigung-antrag-einfamilienhaus.xml",
+        include_bytes!(
+            "../../examples/messages/xbau-2.6-baugenehmigung-antrag-einfamilienhaus.xml"
+        ),
+    ),
+    (
+        "xbau-2.6-baugenehmigung-antrag-mehrfamilienhaus.xml",
+        include_bytes!(
+            "../../examples/messages/xbau-2.6-baugenehmigung-antrag-mehrfamilienhaus.xml"
+        ),
+    ),
+];
+
+/// Published demo keys (see examples/fit-connect/demo-keys/README.md), so the demo need not
+/// spend seconds generating RSA-4096 keys.
+const DEMO_KEYS: &[(&str, &str)] = &[
+    (
+        "encryption.private.jwk.json",
+        include_str!("../../examples/fit-connect/demo-keys/destination-encryption.jwk.json"),
+    ),
+    (
+        "signing.private.jwk.json",
+        include_str!("../../examples/fit-connect/demo-keys/destination-signing.jwk.json"),
+    ),
+    (
+        "zustelldienst.private.jwk.json",
+        include_str!("../../examples/fit-connect/demo-keys/zustelldienst-signing.jwk.json"),
+    ),
+];
+
+async fn start_zustelldienst(dir: &std::path::Path) -> Result<(Setup, RunningSandbox)> {
+    std::fs::create_dir_all(dir)?;
+    for (name, text) in DEMO_KEYS {
+        std::fs::write(dir.join(name), text)?;
+    }
+    let setup = Setup::load_or_create(dir)?;
+    let running = setup.start("127.0.0.1:0".parse()?, None).await?;
+    Ok((setup, running))
+}
+
+/// Writes the FIT-Connect source of the demo into the configuration.
+fn add_fit_connect(
+    c: &mut Config,
+    setup: &Setup,
+    running: &RunningSandbox,
+    fv: &SampleFachverfahren,
+) -> Result<()> {
+    let toml = setup
+        .source_toml("cottbus", "bauportal", running)
+        .replace("poll_interval = \"10s\"", "poll_interval = \"500ms\"");
+    // The same text the sandbox prints for operators, read as the broker reads it.
+    let table: toml::Table = toml::from_str(&toml)?;
+    let source = crate::config::SourceConfig::deserialize(
+        table["tenants"]["cottbus"]["sources"]["bauportal"].clone(),
+    )?;
+    let cottbus = c.tenants.get_mut("cottbus").expect("demo tenant");
+    cottbus.sources.insert("bauportal".into(), source);
+    cottbus.connectors.insert(
+        "bauaufsicht".into(),
+        ConnectorConfig::Http {
+            url: fv.url("bauaufsicht/api/v2/antraege"),
+            auth: None,
+            timeout: Duration::from_secs(10),
+            concurrency: 4,
+            retry: RetryConfig {
+                initial_delay: Duration::from_millis(300),
+                ..Default::default()
+            },
+        },
+    );
+    cottbus.routes.push(RouteConfig {
+        name: Some("bauantrag-online".into()),
+        destination: Some(setup.destination_id.clone()),
+        standard: Some("xbau".into()),
+        test_messages: TestMessages::Include,
+        connector: "bauaufsicht".into(),
+        ..Default::default()
+    });
+    Ok(())
+}
+
+async fn submit_bauantraege(setup: &Setup) -> Result<Vec<(String, String)>> {
+    let info: SandboxInfo =
+        serde_json::from_slice(&std::fs::read(setup.dir.join("sandbox.json"))?)?;
+    let client = sender_client(&info)?;
+    let mut sent = Vec::new();
+    for (file, body) in BAUANTRAEGE {
+        let app = Application {
+            destination_id: setup.destination_id.clone(),
+            service_type: ServiceType {
+                name: Some("Baugenehmigung".into()),
+                identifier: "urn:de:fim:leika:leistung:99010003001000".into(),
+            },
+            data: body.to_vec(),
+            data_mime_type: "application/xml".into(),
+            data_schema_uri: "http://www.xleitstelle.de/xbau/2/6".into(),
+            attachments: vec![OutgoingAttachment::new(
+                include_bytes!("../../examples/messages/versicherungsnachweis.pdf").to_vec(),
+                "application/pdf",
+                Some("lageplan.pdf".into()),
+            )],
+        };
+        let s = sender::send(&client, &app, &SendOptions::default()).await?;
+        println!(
+            "  submitted {file:<37} → FIT-Connect submission {}",
+            s.submission_id
+        );
+        sent.push((s.submission_id, s.case_id));
+    }
+    Ok(sent)
+}
 
 fn demo_config(dir: &std::path::Path, fv: &SampleFachverfahren) -> Result<Config> {
     std::fs::write(
@@ -221,7 +342,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         },
     )
     .await?;
-    let config = demo_config(dir.path(), &fv)?;
+    let (zustelldienst, sandbox) = start_zustelldienst(&dir.path().join("fit-connect")).await?;
+    let mut config = demo_config(dir.path(), &fv)?;
+    add_fit_connect(&mut config, &zustelldienst, &sandbox, &fv)?;
     let running = broker::start(&config).await?;
     let base = format!("http://{}", running.addr);
     let token = std::fs::read_to_string(dir.path().join("formserver.token"))?;
@@ -234,6 +357,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     println!(
         "  sample Fachverfahren http://{}  (answers 503 to the first attempt of some messages)",
         fv.addr
+    );
+    println!(
+        "  FIT-Connect sandbox  {}  (Zustelldienst with destination {})",
+        sandbox.base_url, zustelldienst.destination_id
     );
     println!();
     let client = reqwest::Client::new();
@@ -248,6 +375,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         "  sent {:<42} → {status} {again} (same transport id: recognised, not stored twice)",
         SAMPLES[0].file
     );
+    let submissions = submit_bauantraege(&zustelldienst).await?;
+    let answered = |sid: &str| {
+        sandbox
+            .control
+            .submission_state(sid)
+            .map(|s| format!("{s:?}").to_lowercase())
+            .unwrap_or_default()
+    };
 
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let records = loop {
@@ -256,7 +391,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             .ledger
             .list(&MessageFilter::default())
             .await?;
-        let done = all.iter().all(|m| m.state.is_final());
+        let done = all.iter().all(|m| m.state.is_final())
+            && all.len() == sent.len() + submissions.len()
+            && submissions
+                .iter()
+                .all(|(sid, _)| matches!(answered(sid).as_str(), "accepted" | "rejected"));
         if done || Instant::now() > deadline {
             break all;
         }
@@ -265,18 +404,23 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 
     println!();
     println!(
-        "{:<36}  {:<15} {:<36} {:<24} {:<10} {:>8}",
+        "{:<36}  {:<15} {:<30} {:<24} {:<10} {:>8}  FIT-Connect",
         "message", "tenant", "standard / type", "route", "state", "attempts"
     );
     for m in &records {
+        let fit_connect = match (m.source.as_str(), &m.transport_id) {
+            ("bauportal", Some(sid)) => answered(sid),
+            _ => "-".into(),
+        };
         println!(
-            "{:<36}  {:<15} {:<36} {:<24} {:<10} {:>8}",
+            "{:<36}  {:<15} {:<30} {:<24} {:<10} {:>8}  {}",
             m.id,
             m.tenant,
             super::messages::kind(&m.header, &m.content_type),
             m.route.as_deref().unwrap_or("-"),
             m.state.as_str(),
-            m.attempts
+            m.attempts,
+            fit_connect
         );
     }
     let delivered = records
@@ -314,7 +458,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             );
         }
     }
-    let ok = delivered == records.len() && records.len() == sent.len();
+    let accepted = submissions
+        .iter()
+        .filter(|(sid, _)| answered(sid) == "accepted")
+        .count();
+    let ok = delivered == records.len()
+        && records.len() == sent.len() + submissions.len()
+        && accepted == submissions.len();
 
     if args.keep_running {
         println!();
@@ -329,6 +479,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         tokio::signal::ctrl_c().await?;
     }
     running.stop().await;
+    sandbox.shutdown().await;
     fv.stop();
     Ok(if ok {
         ExitCode::SUCCESS

@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod demo;
+mod keys;
 mod messages;
 mod replay;
 mod run;
@@ -44,6 +45,9 @@ enum Command {
     /// Look at an XÖV message by hand: header and schema validation.
     #[command(subcommand)]
     Xoev(xoev::Command),
+    /// FIT-Connect destination keys.
+    #[command(subcommand)]
+    Keys(keys::Command),
     /// Local stand-ins for outside systems.
     #[command(subcommand)]
     Sandbox(sandbox::Command),
@@ -71,6 +75,7 @@ pub fn main() -> ExitCode {
             Command::Replay(args) => replay::run(config, args).await,
             Command::Sandbox(cmd) => sandbox::run(cmd).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Keys(cmd) => keys::run(cmd),
             Command::Xoev(cmd) => xoev::run(config, cmd).await,
         }
     });

@@ -202,6 +202,14 @@ fn resolve_paths(c: &mut Config, base: &Path) {
     for s in sources {
         match s {
             SourceConfig::Http { token, .. } => fix_secret(token),
+            SourceConfig::FitConnect(f) => {
+                fix_secret(&mut f.client_secret);
+                fix_secret(&mut f.signing_key);
+                f.decryption_keys.iter_mut().for_each(&fix_secret);
+                if let Some(c) = f.callback_secret.as_mut() {
+                    fix_secret(c);
+                }
+            }
         }
     }
     let connectors = c.connectors.values_mut().chain(

@@ -40,6 +40,38 @@ pub struct Config {
     pub schema_packs: BTreeMap<String, SchemaPackConfig>,
 }
 
+impl Config {
+    /// Every source, global ones first: (configuration key, id, source, owning tenant).
+    pub fn all_sources(
+        &self,
+    ) -> impl Iterator<Item = (String, &String, &SourceConfig, Option<&String>)> {
+        let global = self
+            .sources
+            .iter()
+            .map(|(id, s)| (format!("sources.{id}"), id, s, None));
+        let own = self.tenants.iter().flat_map(|(t, tc)| {
+            tc.sources
+                .iter()
+                .map(move |(id, s)| (format!("tenants.{t}.sources.{id}"), id, s, Some(t)))
+        });
+        global.chain(own)
+    }
+
+    /// Every connector, global ones first: (configuration key, id, connector).
+    pub fn all_connectors(&self) -> impl Iterator<Item = (String, &String, &ConnectorConfig)> {
+        let global = self
+            .connectors
+            .iter()
+            .map(|(id, c)| (format!("connectors.{id}"), id, c));
+        let own = self.tenants.iter().flat_map(|(t, tc)| {
+            tc.connectors
+                .iter()
+                .map(move |(id, c)| (format!("tenants.{t}.connectors.{id}"), id, c))
+        });
+        global.chain(own)
+    }
+}
+
 /// An XSD schema pack: a folder with the standard's schemas and an OASIS catalog that maps
 /// the URLs they import to files in the folder. Nothing outside the folder is ever read.
 #[derive(Debug, Clone, Deserialize)]
@@ -232,6 +264,63 @@ pub enum SourceConfig {
         #[serde(default)]
         tenants: Vec<String>,
     },
+    /// A FIT-Connect destination (Zustellpunkt) of the tenant: the broker is its subscriber,
+    /// fetches its submissions and answers the sender with accept or reject. Only as a
+    /// tenant's own source.
+    #[serde(rename = "fit-connect")]
+    FitConnect(Box<FitConnectSource>),
+}
+
+/// A FIT-Connect destination. Keys and secrets come from files or the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitConnectSource {
+    /// The destination id (UUID) from the Self-Service-Portal.
+    pub destination_id: String,
+    /// Base URL of the Submission API. Default: FITKO's test environment.
+    #[serde(default = "fitko_submission_api")]
+    pub submission_api: String,
+    /// OAuth2 token endpoint. Default: FITKO's test environment.
+    #[serde(default = "fitko_token_url")]
+    pub token_url: String,
+    /// The subscriber API client bound to this destination.
+    pub client_id: String,
+    pub client_secret: SecretRef,
+    /// Private key(s) that decrypt submissions (JWK or PEM, RSA-4096). Several during a key
+    /// change: the one whose `kid` a submission names is used.
+    pub decryption_keys: Vec<SecretRef>,
+    /// Private signing key (JWK with `kid`, RSA-4096, PS512) for accept/reject events.
+    pub signing_key: SecretRef,
+    /// Secret of the callback registered for this destination; without it callbacks for
+    /// this destination are refused (polling still runs).
+    #[serde(default)]
+    pub callback_secret: Option<SecretRef>,
+    /// How often to look for new submissions (callbacks make it sooner).
+    #[serde(default = "fitko_poll_interval", with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// When to answer the sender with `accept-submission`: `intake` (default: once the
+    /// submission is stored and checked) or `delivery` (once the Fachverfahren took it; a
+    /// message that ends `dead` is then answered with `reject-submission`).
+    #[serde(default)]
+    pub accept: AcceptMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AcceptMode {
+    #[default]
+    Intake,
+    Delivery,
+}
+
+fn fitko_submission_api() -> String {
+    "https://submission-api-testing.fit-connect.fitko.dev".into()
+}
+fn fitko_token_url() -> String {
+    "https://auth-testing.fit-connect.fitko.dev/token".into()
+}
+fn fitko_poll_interval() -> Duration {
+    Duration::from_secs(60)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -363,9 +452,12 @@ pub struct RouteConfig {
     /// Root element (e.g. `*.gewerbemeldung.0500`) or message type code (e.g. `0500`).
     #[serde(default)]
     pub message_type: Option<String>,
-    /// LeiKa Leistungsschlüssel (service key) pattern.
+    /// LeiKa Leistungsschlüssel (service key, 14 digits) pattern.
     #[serde(default)]
     pub service_key: Option<String>,
+    /// Transport destination pattern: a FIT-Connect destination id (or an XTA reader).
+    #[serde(default)]
+    pub destination: Option<String>,
     /// Reader authority as `prefix:id`, e.g. `psw:11*`.
     #[serde(default)]
     pub reader: Option<String>,
@@ -404,6 +496,7 @@ impl Default for RouteConfig {
             version: None,
             message_type: None,
             service_key: None,
+            destination: None,
             reader: None,
             author: None,
             test_messages: TestMessages::Exclude,

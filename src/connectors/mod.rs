@@ -132,16 +132,7 @@ pub struct ConnectorHandle {
 pub fn build(config: &Config) -> Result<BTreeMap<String, ConnectorHandle>, Vec<ConfigError>> {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
-    let all = config
-        .connectors
-        .iter()
-        .map(|(id, c)| (format!("connectors.{id}"), id, c))
-        .chain(config.tenants.iter().flat_map(|(t, tc)| {
-            tc.connectors
-                .iter()
-                .map(move |(id, c)| (format!("tenants.{t}.connectors.{id}"), id, c))
-        }));
-    for (key, id, c) in all {
+    for (key, id, c) in config.all_connectors() {
         if out.contains_key(id) {
             errors.push(ConfigError::new(
                 None,

@@ -3,8 +3,8 @@
 use super::db::{Database, DbFailure};
 use crate::ledger::chain::{self, Link};
 use crate::ledger::{
-    Admission, ChainVerdict, HistoryEntry, Ledger, LedgerError, MessageDetail, MessageFilter,
-    MessageRecord, NewMessage, StateCount, Transition,
+    Admission, ChainVerdict, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail,
+    MessageFilter, MessageRecord, NewMessage, StateCount, Transition,
 };
 use crate::message::{Envelope, MessageId, Millis, State, now_millis};
 use async_trait::async_trait;
@@ -110,8 +110,8 @@ fn admit_tx(conn: &Connection, m: &NewMessage) -> Result<Admission, LedgerError>
     conn.prepare_cached(
         "INSERT INTO messages (id, tenant, source, transport_id, received_at, updated_at, state,
                                content_type, header, standard, message_type, service_key, route,
-                               connector, attempts, last_reason, parts, seq, head_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, 0, '')",
+                               connector, attempts, last_reason, parts, seq, head_hash, destination)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, 0, '', ?16)",
     )?
     .execute(params![
         m.id.to_string(),
@@ -129,6 +129,7 @@ fn admit_tx(conn: &Connection, m: &NewMessage) -> Result<Admission, LedgerError>
         connector,
         last_reason,
         parts,
+        m.destination,
     ])?;
     let mut prev = genesis;
     for (seq, (state, reason)) in entries.iter().enumerate() {
@@ -207,7 +208,8 @@ fn parse_id(s: &str) -> Result<MessageId, LedgerError> {
 }
 
 const RECORD_COLUMNS: &str = "id, tenant, source, transport_id, received_at, updated_at, state,
-    content_type, header, service_key, route, connector, attempts, last_reason, parts, head_hash";
+    content_type, header, service_key, route, connector, attempts, last_reason, parts, head_hash,
+    destination";
 
 fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageRecord, LedgerError>> {
     let id: String = r.get(0)?;
@@ -232,6 +234,7 @@ fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageRecord, 
             last_reason: r.get(13)?,
             parts: serde_json::from_str(&parts).map_err(json_err)?,
             head_hash: r.get(15)?,
+            destination: r.get(16)?,
         })
     })();
     Ok(record)
@@ -428,6 +431,61 @@ impl Ledger for SqliteLedger {
             })
             .await?;
         Ok(rows)
+    }
+
+    async fn inbound_claim(
+        &self,
+        source: &str,
+        transport_id: &str,
+        note: &str,
+    ) -> Result<(), LedgerError> {
+        let (source, tid, note) = (
+            source.to_string(),
+            transport_id.to_string(),
+            note.to_string(),
+        );
+        self.db
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO inbound (source, transport_id, note, claimed_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (source, transport_id) DO UPDATE SET note = excluded.note",
+                )?
+                .execute(params![source, tid, note, now_millis()])?;
+                Ok::<_, LedgerError>(())
+            })
+            .await
+    }
+
+    async fn inbound_open(&self, source: &str) -> Result<Vec<InboundClaim>, LedgerError> {
+        let source = source.to_string();
+        let rows = self
+            .db
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT transport_id, note, claimed_at FROM inbound WHERE source = ?1 ORDER BY claimed_at",
+                )?;
+                let rows = stmt.query_map([source], |r| {
+                    Ok(InboundClaim {
+                        transport_id: r.get(0)?,
+                        note: r.get(1)?,
+                        claimed_at: r.get(2)?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        Ok(rows)
+    }
+
+    async fn inbound_done(&self, source: &str, transport_id: &str) -> Result<(), LedgerError> {
+        let (source, tid) = (source.to_string(), transport_id.to_string());
+        self.db
+            .write(move |c| {
+                c.prepare_cached("DELETE FROM inbound WHERE source = ?1 AND transport_id = ?2")?
+                    .execute(params![source, tid])?;
+                Ok::<_, LedgerError>(())
+            })
+            .await
     }
 
     async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError> {

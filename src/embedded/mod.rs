@@ -50,7 +50,8 @@ mod tests {
         lease_settle_and_dead_letters,
         retries_are_delayed,
         expired_leases_come_back,
-        stale_entries_are_dropped
+        stale_entries_are_dropped,
+        the_inbound_journal_remembers_open_work
     );
 
     #[tokio::test(flavor = "multi_thread")]

@@ -60,16 +60,7 @@ impl HttpSources {
         let mut out = HttpSources::default();
         let mut errors = Vec::new();
         let mut seen = BTreeSet::new();
-        let global = config
-            .sources
-            .iter()
-            .map(|(id, s)| (format!("sources.{id}"), id, s, None));
-        let own = config.tenants.iter().flat_map(|(t, tc)| {
-            tc.sources
-                .iter()
-                .map(move |(id, s)| (format!("tenants.{t}.sources.{id}"), id, s, Some(t.clone())))
-        });
-        for (key, id, s, tenant) in global.chain(own) {
+        for (key, id, s, tenant) in config.all_sources() {
             if !seen.insert(id.clone()) {
                 errors.push(ConfigError::new(
                     None,
@@ -78,9 +69,11 @@ impl HttpSources {
                 ));
                 continue;
             }
-            let SourceConfig::Http { token, tenants } = s;
+            let SourceConfig::Http { token, tenants } = s else {
+                continue;
+            };
             let scope = match (&tenant, tenants.is_empty()) {
-                (Some(t), true) => Scope::Only(BTreeSet::from([t.clone()])),
+                (Some(t), true) => Scope::Only(BTreeSet::from([t.to_string()])),
                 (Some(_), false) => {
                     errors.push(ConfigError::new(
                         None,
@@ -395,6 +388,7 @@ pub async fn post_message(
         source: source.id.clone(),
         transport_id,
         service_key,
+        destination: None,
     };
     // 404 before 403, and both before anything else: a source must not learn about another
     // tenant's messages, not even through a repeated transport id.

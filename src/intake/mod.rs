@@ -73,6 +73,8 @@ pub struct Origin {
     pub transport_id: Option<String>,
     /// LeiKa Leistungsschlüssel, when the transport names one.
     pub service_key: Option<String>,
+    /// Where the transport addressed it: FIT-Connect destination id, XTA reader mailbox.
+    pub destination: Option<String>,
 }
 
 /// What intake did with a message. A message refused for its content (schema violation)
@@ -253,6 +255,108 @@ impl Draft {
         Ok(())
     }
 
+    /// Names an attachment after the fact (the transport describes attachments only after
+    /// they were received): the part attached with file name `label` gets `filename` and
+    /// `content_type`.
+    pub fn describe_attachment(
+        &mut self,
+        label: &str,
+        filename: Option<String>,
+        content_type: String,
+    ) {
+        if let Some(p) = self
+            .parts
+            .iter_mut()
+            .find(|p| p.filename.as_deref() == Some(label))
+        {
+            p.filename = filename;
+            p.content_type = content_type;
+        }
+    }
+
+    /// The LeiKa Leistungsschlüssel, when the transport tells it only inside the message
+    /// (FIT-Connect metadata).
+    pub fn set_service_key(&mut self, key: Option<String>) {
+        self.origin.service_key = key;
+    }
+
+    /// Records the message as `rejected` without routing it: the transport's own checks
+    /// failed (a FIT-Connect submission that does not decrypt or whose hashes are wrong).
+    /// What was set as document and attached is kept as evidence; `reason` is the ledger's
+    /// account (no content).
+    pub async fn commit_rejected(mut self, reason: String) -> Result<Accepted, IntakeError> {
+        let result = self.try_commit_rejected(reason).await;
+        if !self.committed {
+            self.discard().await;
+        }
+        result
+    }
+
+    async fn try_commit_rejected(&mut self, reason: String) -> Result<Accepted, IntakeError> {
+        let intake = self.intake.clone();
+        let (declared, body) = self.document.take().ok_or(IntakeError::MissingDocument)?;
+        let content_type = declared.unwrap_or_else(|| "application/octet-stream".into());
+        let stored = put_bytes(intake.store.as_ref(), self.id, PAYLOAD_PART, body).await?;
+        self.parts.insert(
+            0,
+            Part {
+                name: PAYLOAD_PART.into(),
+                content_type: content_type.clone(),
+                filename: None,
+                size: stored.size,
+                sha256: stored.sha256,
+            },
+        );
+        let admission = intake
+            .ledger
+            .admit(NewMessage {
+                id: self.id,
+                tenant: self.origin.tenant.clone(),
+                source: self.origin.source.clone(),
+                transport_id: self.origin.transport_id.clone(),
+                received_at: now_millis(),
+                content_type,
+                header: XoevHeader::default(),
+                service_key: self.origin.service_key.clone(),
+                destination: self.origin.destination.clone(),
+                parts: self.parts.clone(),
+                path: vec![(State::Rejected, reason.clone())],
+                route: None,
+                enqueue: None,
+            })
+            .await?;
+        match admission {
+            Admission::Created(id) => {
+                self.committed = true;
+                MessageAdmitted {
+                    id,
+                    tenant: &self.origin.tenant,
+                    source: &self.origin.source,
+                    standard: None,
+                    message_type: None,
+                    size: self.parts.iter().map(|p| p.size).sum(),
+                    parts: self.parts.len(),
+                    connector: None,
+                    state: State::Rejected,
+                    elapsed: self.started.elapsed(),
+                }
+                .emit();
+                Ok(Accepted {
+                    id,
+                    duplicate: false,
+                    state: State::Rejected,
+                    connector: None,
+                    rejection: Some(Rejection {
+                        reason,
+                        violations: Vec::new(),
+                        omitted: 0,
+                    }),
+                })
+            }
+            Admission::Duplicate(id) => Ok(intake.duplicate(id).await),
+        }
+    }
+
     /// Checks, stores, routes and records the message; durable when this returns `Ok`.
     /// On any error (and for a duplicate) everything stored for it is deleted before this
     /// returns.
@@ -285,6 +389,7 @@ impl Draft {
             source: &self.origin.source,
             header: &header,
             service_key: self.origin.service_key.as_deref(),
+            destination: self.origin.destination.as_deref(),
             json: checked.format == DocumentFormat::Json,
         });
         let verdict = match (&route, checked.format) {
@@ -327,6 +432,7 @@ impl Draft {
                     received_at,
                     header: header.clone(),
                     service_key: self.origin.service_key.clone(),
+                    destination: self.origin.destination.clone(),
                     route: r.route.clone(),
                     connector: r.connector.clone(),
                     parts: self.parts.clone(),
@@ -358,6 +464,7 @@ impl Draft {
                 content_type: checked.content_type,
                 header: header.clone(),
                 service_key: self.origin.service_key.clone(),
+                destination: self.origin.destination.clone(),
                 parts: self.parts.clone(),
                 path: path.clone(),
                 route: route

@@ -27,6 +27,7 @@ pub struct NewMessage {
     pub content_type: String,
     pub header: XoevHeader,
     pub service_key: Option<String>,
+    pub destination: Option<String>,
     pub parts: Vec<Part>,
     /// The transitions after `received`, in order (e.g. validated, routed), each with its reason.
     pub path: Vec<(State, String)>,
@@ -129,6 +130,7 @@ pub struct MessageRecord {
     pub content_type: String,
     pub header: XoevHeader,
     pub service_key: Option<String>,
+    pub destination: Option<String>,
     pub route: Option<String>,
     pub connector: Option<String>,
     pub attempts: u32,
@@ -148,6 +150,7 @@ impl MessageRecord {
             received_at: self.received_at,
             header: self.header.clone(),
             service_key: self.service_key.clone(),
+            destination: self.destination.clone(),
             route: route.to_string(),
             connector: connector.to_string(),
             parts: self.parts.clone(),
@@ -244,4 +247,28 @@ pub trait Ledger: Send + Sync {
 
     /// Recomputes the history's hash chain of one message.
     async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError>;
+
+    /// Inbound journal: records (or updates the note of) a transport id an inbound adapter
+    /// has taken or is about to take off its transport and has not answered there yet.
+    async fn inbound_claim(
+        &self,
+        source: &str,
+        transport_id: &str,
+        note: &str,
+    ) -> Result<(), LedgerError>;
+
+    /// Inbound journal: the open claims of a source, oldest first.
+    async fn inbound_open(&self, source: &str) -> Result<Vec<InboundClaim>, LedgerError>;
+
+    /// Inbound journal: the transport was answered; forget the claim.
+    async fn inbound_done(&self, source: &str, transport_id: &str) -> Result<(), LedgerError>;
+}
+
+/// An open entry of the inbound journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundClaim {
+    pub transport_id: String,
+    /// The adapter's own notes (JSON): ids and tags it needs to answer, never content.
+    pub note: String,
+    pub claimed_at: Millis,
 }

@@ -2,3 +2,4 @@
 //! the demo, the tests, and for a municipality trying a route before going live.
 
 pub mod fachverfahren;
+pub mod fit_connect;

@@ -24,6 +24,12 @@ pub struct RefusedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallbackLabels {
+    /// `accepted`, `not authentic`, `unknown destination`.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConnectorLabels {
     pub connector: String,
 }
@@ -59,6 +65,7 @@ pub struct Metrics {
     pub refused: Family<RefusedLabels, Counter>,
     pub unrouted: Family<SourceLabels, Counter>,
     pub rejected: Family<SourceLabels, Counter>,
+    pub callbacks: Family<CallbackLabels, Counter>,
     pub intake_seconds: Histogram,
     pub deliveries: Family<OutcomeLabels, Counter>,
     pub delivery_seconds: Family<ConnectorLabels, Histogram, fn() -> Histogram>,
@@ -81,6 +88,7 @@ impl Metrics {
             refused: Family::default(),
             unrouted: Family::default(),
             rejected: Family::default(),
+            callbacks: Family::default(),
             intake_seconds: latency(),
             deliveries: Family::default(),
             delivery_seconds: Family::new_with_constructor(latency),
@@ -111,6 +119,11 @@ impl Metrics {
             "messages_rejected",
             "Messages kept as rejected because they violate their schema",
             m.rejected.clone(),
+        );
+        registry.register(
+            "fit_connect_callbacks",
+            "FIT-Connect callbacks by outcome (refused ones are not authentic or for unknown destinations)",
+            m.callbacks.clone(),
         );
         registry.register(
             "messages_unrouted",

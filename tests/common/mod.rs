@@ -3,6 +3,8 @@
 //! messages and ask the CLI what the ledger says.
 #![allow(dead_code)]
 
+pub mod fit_connect;
+
 use amtsbote::sandbox::fachverfahren::{Behaviour, Received, SampleFachverfahren};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,8 @@ pub struct Broker {
     pub config: PathBuf,
     pub port: u16,
     pub fv: SampleFachverfahren,
+    /// Extra environment for the broker process (e.g. a failpoint).
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
     client: reqwest::Client,
 }
@@ -122,11 +126,15 @@ impl Broker {
     /// Starts the sample Fachverfahren and the broker with the standard configuration plus
     /// `extra` TOML appended.
     pub async fn start(behaviour: Behaviour, extra: &str) -> Broker {
+        Self::start_on(free_port(), behaviour, extra).await
+    }
+
+    /// As [`Broker::start`], listening on `port`.
+    pub async fn start_on(port: u16, behaviour: Behaviour, extra: &str) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let fv = SampleFachverfahren::start("127.0.0.1:0".parse().unwrap(), behaviour)
             .await
             .unwrap();
-        let port = free_port();
         std::fs::write(dir.path().join("formserver.token"), TOKEN).unwrap();
         std::fs::write(dir.path().join("other.token"), OTHER_TOKEN).unwrap();
         let config = dir.path().join("amtsbote.toml");
@@ -140,6 +148,7 @@ impl Broker {
             config,
             port,
             fv,
+            env: Vec::new(),
             child: None,
             client: reqwest::Client::new(),
         };
@@ -167,6 +176,7 @@ impl Broker {
             .arg("--config")
             .arg(&self.config)
             .arg("run")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -197,6 +207,23 @@ impl Broker {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
+    }
+
+    /// Waits for the process to end by itself (e.g. a failpoint aborted it).
+    pub async fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "broker still running after {secs} s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// `kill -9`: no chance to clean up.
