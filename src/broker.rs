@@ -13,6 +13,7 @@ use crate::message::State;
 use crate::routing::Router;
 use crate::telemetry::events::MessagePurged;
 use crate::worker::{self, WorkerContext};
+use amtsbote_xoev::Mapping;
 use amtsbote_xoev::validate::{SchemaPack, Validator};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
@@ -35,6 +36,34 @@ pub struct Plan {
     pub sources: HttpSources,
     /// FIT-Connect destinations, keys loaded.
     pub fit_connect: Vec<Arc<fit_connect::Destination>>,
+    /// Compiled mapping files by id.
+    pub mappings: Mappings,
+}
+
+/// Compiled mappings by id, shared by the workers.
+pub type Mappings = Arc<BTreeMap<String, Arc<Mapping>>>;
+
+/// Compiles every configured mapping file; errors name the file and line.
+fn mappings(config: &Config) -> Result<Mappings, Vec<ConfigError>> {
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (id, m) in &config.mappings {
+        match Mapping::from_file(&m.file) {
+            Ok(mapping) => {
+                out.insert(id.clone(), Arc::new(mapping));
+            }
+            Err(e) => errors.push(ConfigError::new(
+                None,
+                Some(format!("mappings.{id}.file")),
+                e.to_string(),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Arc::new(out))
+    } else {
+        Err(errors)
+    }
 }
 
 pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
@@ -94,18 +123,30 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
     let fit_connect = fit_connect::build(config)
         .map_err(|e| errors.extend(e))
         .ok();
-    match (router, validator, connectors, sources, fit_connect) {
-        (Some(router), Some(validator), Some(connectors), Some(sources), Some(fit_connect))
-            if errors.is_empty() =>
-        {
-            Ok(Plan {
-                router,
-                validator,
-                connectors,
-                sources,
-                fit_connect,
-            })
-        }
+    let mappings = mappings(config).map_err(|e| errors.extend(e)).ok();
+    match (
+        router,
+        validator,
+        connectors,
+        sources,
+        fit_connect,
+        mappings,
+    ) {
+        (
+            Some(router),
+            Some(validator),
+            Some(connectors),
+            Some(sources),
+            Some(fit_connect),
+            Some(mappings),
+        ) if errors.is_empty() => Ok(Plan {
+            router,
+            validator,
+            connectors,
+            sources,
+            fit_connect,
+            mappings,
+        }),
         _ => Err(errors),
     }
 }
@@ -254,6 +295,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         ledger: stores.ledger.clone(),
         queue: stores.queue.clone(),
         store: stores.payloads.clone(),
+        mappings: plan.mappings.clone(),
     };
     for handle in plan.connectors.into_values() {
         tracing::info!(connector = %handle.id, kind = handle.kind, concurrency = handle.concurrency, "starting workers");

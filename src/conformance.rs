@@ -35,6 +35,7 @@ pub fn envelope(id: MessageId, connector: &str) -> Envelope {
         parts: Vec::new(),
         traceparent: None,
         delivery_key: None,
+        mapping: None,
     }
 }
 

@@ -213,6 +213,9 @@ pub struct Envelope {
     pub destination: Option<String>,
     pub route: String,
     pub connector: String,
+    /// Mapping to apply before delivery (the route's), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
     pub parts: Vec<Part>,
     /// W3C `traceparent` of the intake span, so a worker continues the same trace.
     pub traceparent: Option<String>,

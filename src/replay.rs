@@ -86,6 +86,7 @@ pub async fn replay(
         }
     }
     let mut envelope = m.envelope(&target.route, &target.connector);
+    envelope.mapping = target.mapping.clone();
     if m.state == State::Delivered {
         // Forced: the Fachverfahren lost it, so it must not see this as a repeat.
         envelope.delivery_key = Some(format!("{id}.{}", crate::message::now_millis()));

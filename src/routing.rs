@@ -68,6 +68,8 @@ pub struct RouteMatch {
     pub validate: bool,
     /// What to do when no schema pack knows the message.
     pub unknown_schema: UnknownSchema,
+    /// Mapping id to apply before delivery.
+    pub mapping: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +87,7 @@ struct Rule {
     test_messages: TestMessages,
     validate: bool,
     unknown_schema: UnknownSchema,
+    mapping: Option<String>,
     connector: String,
 }
 
@@ -113,6 +116,7 @@ impl Rule {
             test_messages: r.test_messages,
             validate: r.validate,
             unknown_schema: r.unknown_schema,
+            mapping: r.mapping.clone(),
             connector: r.connector.clone(),
         }
     }
@@ -146,6 +150,18 @@ impl Rule {
     }
 }
 
+fn check_mapping(config: &Config, r: &RouteConfig, key: &str, errors: &mut Vec<ConfigError>) {
+    if let Some(m) = &r.mapping
+        && !config.mappings.contains_key(m)
+    {
+        errors.push(ConfigError::new(
+            None,
+            Some(format!("{key}.mapping")),
+            format!("no mapping `{m}` (declare it under [mappings.{m}])"),
+        ));
+    }
+}
+
 /// The compiled routing table.
 #[derive(Debug, Clone, Default)]
 pub struct Router {
@@ -173,6 +189,7 @@ impl Router {
                     ),
                 ));
             }
+            check_mapping(config, r, &format!("routes[{i}]"), &mut errors);
             router
                 .global
                 .push(Rule::compile(r, format!("route-{}", i + 1)));
@@ -197,6 +214,7 @@ impl Router {
                         format!("no connector `{}` for tenant `{tenant}`", r.connector),
                     ));
                 }
+                check_mapping(config, r, &key, &mut errors);
                 rules.push(Rule::compile(r, format!("{tenant}/route-{}", i + 1)));
             }
             router.tenants.insert(tenant.clone(), rules);
@@ -217,6 +235,7 @@ impl Router {
                 connector: r.connector.clone(),
                 validate: r.validate,
                 unknown_schema: r.unknown_schema,
+                mapping: r.mapping.clone(),
             })
     }
 }

@@ -172,6 +172,9 @@ fn the_demo_delivers_every_sample() {
     let o = amtsbote(dir.path(), &["demo"], &[]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    assert!(out.contains("6 of 6 message(s) delivered") && out.matches("accepted").count() >= 2, "{out}");
+    assert!(
+        out.contains("6 of 6 message(s) delivered") && out.matches("accepted").count() >= 2,
+        "{out}"
+    );
     assert!(out.contains("retrying"), "the demo shows a retry: {out}");
 }

@@ -80,6 +80,97 @@ const SAMPLES: &[Sample] = &[
     },
 ];
 
+/// Mapping packs from examples/mappings (compiled in): file name, contents.
+const MAPPING_FILES: &[(&str, &str)] = &[
+    (
+        "xgewerbeanzeige-gewerberegister.toml",
+        include_str!("../../examples/mappings/xgewerbeanzeige-gewerberegister.toml"),
+    ),
+    (
+        "xbau-bauantrag.toml",
+        include_str!("../../examples/mappings/xbau-bauantrag.toml"),
+    ),
+    (
+        "xdomea-aussonderung-dms.toml",
+        include_str!("../../examples/mappings/xdomea-aussonderung-dms.toml"),
+    ),
+    (
+        "codelists/ags_2026-06-30.xml",
+        include_str!("../../examples/mappings/codelists/ags_2026-06-30.xml"),
+    ),
+    (
+        "codelists/rechtsformen-gaengig_2021-06-18.xml",
+        include_str!("../../examples/mappings/codelists/rechtsformen-gaengig_2021-06-18.xml"),
+    ),
+    (
+        "codelists/xbau-nachrichten_4.0.xml",
+        include_str!("../../examples/mappings/codelists/xbau-nachrichten_4.0.xml"),
+    ),
+    (
+        "codelists/xbau-baumassnahmeart_2.0.xml",
+        include_str!("../../examples/mappings/codelists/xbau-baumassnahmeart_2.0.xml"),
+    ),
+    (
+        "codelists/xbau-bauherrodereigentuemerart_2.0.xml",
+        include_str!("../../examples/mappings/codelists/xbau-bauherrodereigentuemerart_2.0.xml"),
+    ),
+    (
+        "codelists/xbau-wohngebaeudeart_2.0.xml",
+        include_str!("../../examples/mappings/codelists/xbau-wohngebaeudeart_2.0.xml"),
+    ),
+    (
+        "codelists/xbau-gebaeudeklasse_3.0.xml",
+        include_str!("../../examples/mappings/codelists/xbau-gebaeudeklasse_3.0.xml"),
+    ),
+];
+
+/// The API contracts of the sample Fachverfahren's endpoints: the mapping packs' targets.
+fn contracts() -> Result<Vec<(String, serde_json::Value)>> {
+    Ok(vec![
+        (
+            "gewerberegister".into(),
+            serde_json::from_str(include_str!(
+                "../../examples/mappings/xgewerbeanzeige-gewerberegister.target.schema.json"
+            ))?,
+        ),
+        (
+            "bauaufsicht".into(),
+            serde_json::from_str(include_str!(
+                "../../examples/mappings/xbau-bauantrag.target.schema.json"
+            ))?,
+        ),
+    ])
+}
+
+/// Writes the mapping packs into the demo directory and declares them.
+fn add_mappings(c: &mut Config, dir: &std::path::Path) -> Result<()> {
+    let mappings = dir.join("mappings");
+    std::fs::create_dir_all(mappings.join("codelists"))?;
+    for (name, text) in MAPPING_FILES {
+        std::fs::write(mappings.join(name), text)?;
+    }
+    for (id, file) in [
+        ("gewerberegister", "xgewerbeanzeige-gewerberegister.toml"),
+        ("bauantrag", "xbau-bauantrag.toml"),
+        ("aussonderung-dms", "xdomea-aussonderung-dms.toml"),
+    ] {
+        c.mappings.insert(
+            id.into(),
+            crate::config::MappingConfig {
+                file: mappings.join(file),
+            },
+        );
+    }
+    for route in &mut c.routes {
+        route.mapping = match route.name.as_deref() {
+            Some("gewerbeanmeldung") => Some("gewerberegister".into()),
+            Some("aussonderung") => Some("aussonderung-dms".into()),
+            _ => None,
+        };
+    }
+    Ok(())
+}
+
 /// The FIT-Connect part of the demo: Bauanträge submitted by an online building-permit portal
 /// through a sandbox Zustelldienst to the destination of the Cottbus building authority.
 const BAUANTRAEGE: &[(&str, &[u8])] = &[
@@ -159,6 +250,7 @@ fn add_fit_connect(
         destination: Some(setup.destination_id.clone()),
         standard: Some("xbau".into()),
         test_messages: TestMessages::Include,
+        mapping: Some("bauantrag".into()),
         connector: "bauaufsicht".into(),
         ..Default::default()
     });
@@ -338,12 +430,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Behaviour {
             fail_every: 2,
             fail_attempts: 1,
+            contracts: contracts()?,
             ..Default::default()
         },
     )
     .await?;
     let (zustelldienst, sandbox) = start_zustelldienst(&dir.path().join("fit-connect")).await?;
     let mut config = demo_config(dir.path(), &fv)?;
+    add_mappings(&mut config, dir.path())?;
     add_fit_connect(&mut config, &zustelldienst, &sandbox, &fv)?;
     let running = broker::start(&config).await?;
     let base = format!("http://{}", running.addr);

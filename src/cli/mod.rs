@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod demo;
 mod keys;
+mod mapping;
 mod messages;
 mod replay;
 mod run;
@@ -45,6 +46,9 @@ enum Command {
     /// Look at an XÖV message by hand: header and schema validation.
     #[command(subcommand)]
     Xoev(xoev::Command),
+    /// Declarative mappings (XÖV → the Fachverfahren's JSON).
+    #[command(subcommand)]
+    Mapping(mapping::Command),
     /// FIT-Connect destination keys.
     #[command(subcommand)]
     Keys(keys::Command),
@@ -76,6 +80,7 @@ pub fn main() -> ExitCode {
             Command::Sandbox(cmd) => sandbox::run(cmd).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Keys(cmd) => keys::run(cmd),
+            Command::Mapping(cmd) => mapping::run(cmd),
             Command::Xoev(cmd) => xoev::run(config, cmd).await,
         }
     });

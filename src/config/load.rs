@@ -192,6 +192,9 @@ fn resolve_paths(c: &mut Config, base: &Path) {
     for pack in c.schema_packs.values_mut() {
         fix(&mut pack.dir);
     }
+    for mapping in c.mappings.values_mut() {
+        fix(&mut mapping.file);
+    }
     if let Some(k) = c.storage.payload_key_file.as_mut() {
         fix(k);
     }

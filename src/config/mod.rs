@@ -35,6 +35,9 @@ pub struct Config {
     pub connectors: BTreeMap<String, ConnectorConfig>,
     /// Routes for all tenants, tried after each tenant's own routes. First match wins.
     pub routes: Vec<RouteConfig>,
+    /// Mapping files (XÖV → the JSON a Fachverfahren expects), keyed by mapping id; routes
+    /// name them.
+    pub mappings: BTreeMap<String, MappingConfig>,
     /// XSD schema packs in addition to the bundled ones (XBau 2.6, xdomea 3.0, XWasser 1.0),
     /// keyed by pack name. A configured pack replaces a bundled one for the same namespace.
     pub schema_packs: BTreeMap<String, SchemaPackConfig>,
@@ -70,6 +73,14 @@ impl Config {
         });
         global.chain(own)
     }
+}
+
+/// A declarative mapping file (see docs/mapping.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConfig {
+    /// The mapping file (TOML); code lists it names are relative to it.
+    pub file: PathBuf,
 }
 
 /// An XSD schema pack: a folder with the standard's schemas and an OASIS catalog that maps
@@ -477,6 +488,10 @@ pub struct RouteConfig {
     /// `dead` until an operator adds a pack or changes the route, then replays).
     #[serde(default)]
     pub unknown_schema: UnknownSchema,
+    /// Mapping id: the connector gets the mapped document (e.g. the Fachverfahren's JSON)
+    /// instead of the message as it arrived. Mapping failures are permanent delivery errors.
+    #[serde(default)]
+    pub mapping: Option<String>,
     /// Target connector id.
     pub connector: String,
 }
@@ -502,6 +517,7 @@ impl Default for RouteConfig {
             test_messages: TestMessages::Exclude,
             validate: true,
             unknown_schema: UnknownSchema::Pass,
+            mapping: None,
             connector: String::new(),
         }
     }

@@ -16,6 +16,7 @@ use crate::sync_group::{self, SyncGroup};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use serde::Serialize;
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tokio::io::AsyncWriteExt;
@@ -59,17 +60,17 @@ struct Manifest<'a> {
     message_type: Option<&'a str>,
     root: Option<&'a str>,
     service_key: Option<&'a str>,
-    files: Vec<ManifestFile<'a>>,
+    files: Vec<ManifestFile>,
 }
 
 #[derive(Serialize)]
-struct ManifestFile<'a> {
-    part: &'a str,
+struct ManifestFile {
+    part: String,
     path: String,
-    content_type: &'a str,
-    filename: Option<&'a str>,
+    content_type: String,
+    filename: Option<String>,
     size: u64,
-    sha256: &'a str,
+    sha256: String,
 }
 
 /// A file name safe on any file system: letters, digits, `.`, `-`, `_`; at most 100 chars.
@@ -130,7 +131,7 @@ impl FileConnector {
         file.flush().await.map_err(|e| io("cannot write", path, e))
     }
 
-    fn manifest<'a>(env: &'a Envelope, files: Vec<ManifestFile<'a>>) -> Manifest<'a> {
+    fn manifest<'a>(env: &'a Envelope, files: Vec<ManifestFile>) -> Manifest<'a> {
         Manifest {
             message_id: env.message_id.to_string(),
             tenant: &env.tenant,
@@ -179,13 +180,30 @@ impl Connector for FileConnector {
                 large.push((part, tmp.join(&rel)));
             }
             files.push(ManifestFile {
-                part: &part.name,
+                part: part.name.clone(),
                 path: rel,
-                content_type: &part.content_type,
-                filename: part.filename.as_deref(),
+                content_type: part.content_type.clone(),
+                filename: part.filename.clone(),
                 size: part.size,
-                sha256: &part.sha256,
+                sha256: part.sha256.clone(),
             });
+        }
+        if let Some(m) = parts.mapped {
+            // The route's mapping of the document, beside the original.
+            let rel = if m.content_type.contains("json") {
+                "mapped.json"
+            } else {
+                "mapped.xml"
+            };
+            files.push(ManifestFile {
+                part: format!("mapped:{}", m.mapping),
+                path: rel.to_string(),
+                content_type: m.content_type.clone(),
+                filename: None,
+                size: m.body.len() as u64,
+                sha256: hex::encode(sha2::Sha256::digest(&m.body)),
+            });
+            small.push((tmp.join(rel), m.body.clone()));
         }
         let manifest = serde_json::to_vec_pretty(&Self::manifest(env, files))
             .map_err(|e| DeliveryError::permanent(format!("manifest: {e}")))?;

@@ -1,7 +1,8 @@
 //! The http connector: POSTs each message to a Fachverfahren's REST endpoint.
 //!
 //! A message without attachments is sent as its document (XML or JSON) with its own content
-//! type. A message with attachments is sent as `multipart/form-data`: a `document` part, then
+//! type — or, when the route names a mapping, as the mapped document (header
+//! `X-Amtsbote-Mapping` names the mapping). A message with attachments is sent as `multipart/form-data`: a `document` part, then
 //! one `attachment` part per attachment (with file name and content type), streamed from the
 //! payload store. Headers: `Idempotency-Key` (the message id; a fresh key after a forced
 //! replay), `X-Amtsbote-Message-Id`,
@@ -119,20 +120,35 @@ impl Connector for HttpConnector {
             Auth::Bearer(t) => req.bearer_auth(t.expose()),
             Auth::Basic(u, p) => req.basic_auth(u, Some(p.expose())),
         };
+        // The document: as the route's mapping made it, or as it arrived.
+        let (content_type, body, size) = match parts.mapped {
+            Some(m) => {
+                req = req.header("X-Amtsbote-Mapping", &m.mapping);
+                (
+                    m.content_type.clone(),
+                    reqwest::Body::from(m.body.clone()),
+                    m.body.len() as u64,
+                )
+            }
+            None => {
+                let stream = parts.stream(doc).await?.map_err(std::io::Error::other);
+                (
+                    doc.content_type.clone(),
+                    reqwest::Body::wrap_stream(stream),
+                    doc.size,
+                )
+            }
+        };
         let attachments: Vec<_> = env.attachments().collect();
         req = if attachments.is_empty() {
-            let body = parts.stream(doc).await?.map_err(std::io::Error::other);
-            req.header(reqwest::header::CONTENT_TYPE, &doc.content_type)
-                .header(reqwest::header::CONTENT_LENGTH, doc.size)
-                .body(reqwest::Body::wrap_stream(body))
+            req.header(reqwest::header::CONTENT_TYPE, &content_type)
+                .header(reqwest::header::CONTENT_LENGTH, size)
+                .body(body)
         } else {
             let mut form = reqwest::multipart::Form::new();
-            let document = reqwest::multipart::Part::stream_with_length(
-                reqwest::Body::wrap_stream(parts.stream(doc).await?.map_err(std::io::Error::other)),
-                doc.size,
-            )
-            .mime_str(&doc.content_type)
-            .map_err(|e| DeliveryError::permanent(format!("document content type: {e}")))?;
+            let document = reqwest::multipart::Part::stream_with_length(body, size)
+                .mime_str(&content_type)
+                .map_err(|e| DeliveryError::permanent(format!("document content type: {e}")))?;
             form = form.part("document", document);
             for a in attachments {
                 let stream = parts.stream(a).await?.map_err(std::io::Error::other);

@@ -90,10 +90,21 @@ impl From<PayloadError> for DeliveryError {
     }
 }
 
+/// The document as the route's mapping made it (e.g. the Fachverfahren's JSON).
+#[derive(Debug, Clone)]
+pub struct Mapped {
+    /// Mapping id.
+    pub mapping: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
 /// Access to the stored parts of the message being delivered.
 pub struct Parts<'a> {
     pub envelope: &'a Envelope,
     pub store: &'a dyn PayloadStore,
+    /// Set when the route maps the message: connectors deliver this instead of the document.
+    pub mapped: Option<&'a Mapped>,
 }
 
 impl Parts<'_> {

@@ -438,6 +438,7 @@ impl Draft {
                     parts: self.parts.clone(),
                     traceparent: None,
                     delivery_key: None,
+                    mapping: r.mapping.clone(),
                 })
             }
             None => {

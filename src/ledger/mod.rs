@@ -156,6 +156,7 @@ impl MessageRecord {
             parts: self.parts.clone(),
             traceparent: None,
             delivery_key: None,
+            mapping: None,
         }
     }
 }

@@ -7,6 +7,11 @@
 //! gets `503` on its first attempt(s), and `/_sandbox/mode` switches the whole server to
 //! refusing (`400`) or unavailable (`503`).
 //!
+//! An endpoint can be given a JSON Schema (its API contract, e.g. the `*.target.schema.json`
+//! of a mapping pack): a JSON document that misses a required field is answered `422` with the
+//! schema's reason, as a real Fachverfahren would — so a broken mapping shows up as a
+//! permanent delivery failure with a readable cause.
+//!
 //! Endpoints: `POST /<anything>` delivery; `GET /_sandbox/received` what arrived (JSON);
 //! `POST /_sandbox/mode` `{"reject": bool, "unavailable": bool}`.
 
@@ -35,6 +40,10 @@ pub struct Behaviour {
     pub reject: bool,
     /// Answer everything with `503`.
     pub unavailable: bool,
+    /// API contracts: a JSON document delivered to an endpoint whose path starts with the
+    /// first element must satisfy the JSON Schema (second element), else `422`.
+    #[serde(skip)]
+    pub contracts: Vec<(String, serde_json::Value)>,
 }
 
 /// One delivered message as the Fachverfahren saw it.
@@ -55,6 +64,8 @@ pub struct Received {
     pub content_type: String,
     pub size: usize,
     pub sha256: String,
+    /// The JSON document of the accepted request, if it was JSON.
+    pub json: Option<serde_json::Value>,
 }
 
 #[derive(Default)]
@@ -120,12 +131,74 @@ fn chosen(ordinal: usize, every: u32) -> bool {
     every > 0 && ordinal.is_multiple_of(every as usize)
 }
 
+/// The JSON document of a delivery: the body, or the `document` part of a multipart body.
+async fn json_document(headers: &HeaderMap, body: &Bytes) -> Option<serde_json::Value> {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.starts_with("multipart/form-data") {
+        let boundary = multer::parse_boundary(ct).ok()?;
+        let body = body.clone();
+        let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(body) });
+        let mut mp = multer::Multipart::new(stream, boundary);
+        while let Ok(Some(field)) = mp.next_field().await {
+            if field.name() == Some("document") {
+                let json = field
+                    .content_type()
+                    .is_some_and(|m| m.essence_str() == "application/json");
+                let bytes = field.bytes().await.ok()?;
+                return if json {
+                    serde_json::from_slice(&bytes).ok()
+                } else {
+                    None
+                };
+            }
+        }
+        None
+    } else if ct.starts_with("application/json") {
+        serde_json::from_slice(body).ok()
+    } else {
+        None
+    }
+}
+
+/// Checks a JSON document against the endpoint's contract; the violations, if any.
+fn violations(contract: &serde_json::Value, doc: &serde_json::Value) -> Vec<String> {
+    match jsonschema::validator_for(contract) {
+        Ok(v) => v
+            .iter_errors(doc)
+            .map(|e| {
+                let at = e.instance_path.to_string();
+                format!("{}: {e}", if at.is_empty() { "/".into() } else { at })
+            })
+            .collect(),
+        Err(e) => vec![format!(
+            "the sample Fachverfahren's contract is broken: {e}"
+        )],
+    }
+}
+
 async fn deliver(
     State(inner): State<Shared>,
     Path(endpoint): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let contract = {
+        let s = inner.lock().expect("state");
+        s.behaviour
+            .contracts
+            .iter()
+            .find(|(prefix, _)| endpoint.starts_with(prefix.trim_start_matches('/')))
+            .map(|(_, schema)| schema.clone())
+    };
+    let document = json_document(&headers, &body).await;
+    let refused = match (&contract, &document) {
+        (None, _) => Vec::new(),
+        (Some(contract), Some(doc)) => violations(contract, doc),
+        (Some(_), None) => vec!["expected a JSON document".to_string()],
+    };
     let text = |name: &str| {
         headers
             .get(name)
@@ -149,6 +222,7 @@ async fn deliver(
         content_type: text("content-type").unwrap_or_default(),
         size: body.len(),
         sha256: hex::encode(Sha256::digest(&body)),
+        json: None,
     });
     entry.requests += 1;
     if let Some(reference) = entry.reference.clone() {
@@ -172,6 +246,16 @@ async fn deliver(
         )
             .into_response();
     }
+    if !refused.is_empty() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({
+                "error": "the document does not meet the API contract",
+                "violations": refused
+            })),
+        )
+            .into_response();
+    }
     if behaviour.reject {
         return (
             StatusCode::BAD_REQUEST,
@@ -186,6 +270,7 @@ async fn deliver(
     entry.content_type = text("content-type").unwrap_or_default();
     entry.size = body.len();
     entry.sha256 = hex::encode(Sha256::digest(&body));
+    entry.json = document;
     (
         StatusCode::CREATED,
         Json(serde_json::json!({ "reference": reference })),

@@ -11,10 +11,12 @@
 
 pub mod retry;
 
-use crate::connectors::{ConnectorHandle, DeliveryError, Parts};
+use crate::connectors::{ConnectorHandle, DeliveryError, Mapped, Parts};
 use crate::ledger::{Ledger, Transition};
+use crate::message::PAYLOAD_PART;
 use crate::message::{State, now_millis};
 use crate::payload::PayloadStore;
+use crate::payload::get_bytes;
 use crate::queue::{Delivery, Outcome, Queue};
 use crate::telemetry::events::{DeliveryDead, DeliverySucceeded, DeliveryWillRetry, WorkerTrouble};
 use retry::{Next, RetryPolicy};
@@ -30,6 +32,7 @@ pub struct WorkerContext {
     pub ledger: Arc<dyn Ledger>,
     pub queue: Arc<dyn Queue>,
     pub store: Arc<dyn PayloadStore>,
+    pub mappings: crate::broker::Mappings,
 }
 
 /// Runs the workers of one connector until `shutdown` fires, then lets deliveries in flight
@@ -122,11 +125,17 @@ async fn process(
     let connector = handle.id.as_str();
 
     let started = Instant::now();
-    let parts = Parts {
-        envelope: &delivery.envelope,
-        store: ctx.store.as_ref(),
+    let result = match map(ctx, &delivery.envelope).await {
+        Ok(mapped) => {
+            let parts = Parts {
+                envelope: &delivery.envelope,
+                store: ctx.store.as_ref(),
+                mapped: mapped.as_ref(),
+            };
+            handle.connector.deliver(&parts, attempt).await
+        }
+        Err(e) => Err(e),
     };
-    let result = handle.connector.deliver(&parts, attempt).await;
     let elapsed = started.elapsed();
 
     // A failure is recorded twice over: `text` (for the permanent history, the queue and
@@ -157,9 +166,13 @@ async fn process(
                 elapsed,
             }
             .emit();
+            let mapped = match &delivery.envelope.mapping {
+                Some(m) => format!(" as mapped by {m}"),
+                None => String::new(),
+            };
             let reason = match &receipt.reference {
-                Some(r) => format!("delivered to {connector}; reference {r}"),
-                None => format!("delivered to {connector}"),
+                Some(r) => format!("delivered to {connector}{mapped}; reference {r}"),
+                None => format!("delivered to {connector}{mapped}"),
             };
             (
                 Outcome::Ack,
@@ -206,4 +219,30 @@ async fn process(
         }
         .emit();
     }
+}
+
+/// Applies the route's mapping, if any. A mapping that fails on this message fails the same
+/// way next time: a permanent error, naming the mapping file line and the missing path.
+async fn map(
+    ctx: &WorkerContext,
+    env: &crate::message::Envelope,
+) -> Result<Option<Mapped>, DeliveryError> {
+    let Some(id) = &env.mapping else {
+        return Ok(None);
+    };
+    let Some(mapping) = ctx.mappings.get(id).cloned() else {
+        return Err(DeliveryError::permanent(format!(
+            "mapping `{id}` is not configured any more; configure it or change the route, then replay"
+        )));
+    };
+    let document = get_bytes(ctx.store.as_ref(), env.message_id, PAYLOAD_PART).await?;
+    let output = tokio::task::spawn_blocking(move || mapping.render(&document))
+        .await
+        .map_err(|e| DeliveryError::transient(format!("mapping task failed: {e}")))?
+        .map_err(|e| DeliveryError::permanent(format!("mapping `{id}` failed: {e}")))?;
+    Ok(Some(Mapped {
+        mapping: id.clone(),
+        content_type: output.content_type().to_string(),
+        body: output.to_bytes(),
+    }))
 }

@@ -140,7 +140,13 @@ impl Broker {
         let config = dir.path().join("amtsbote.toml");
         std::fs::write(
             &config,
-            config_text(dir.path(), port, &format!("http://{}", fv.addr), extra),
+            // `{FV}` in `extra` stands for the sample Fachverfahren's base URL.
+            config_text(
+                dir.path(),
+                port,
+                &format!("http://{}", fv.addr),
+                &extra.replace("{FV}", &format!("http://{}", fv.addr)),
+            ),
         )
         .unwrap();
         let mut b = Broker {
