@@ -19,7 +19,11 @@ use std::time::{Duration, Instant};
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Messages for the max-load run.
+    /// What to measure: the intake → delivery path (`intake`), the XÖV stages (`xoev`), the
+    /// FIT-Connect subscriber (`fit-connect`).
+    #[arg(value_enum, default_value = "intake")]
+    suite: Suite,
+    /// Messages for the max-load run (`xoev`: iterations per stage).
     #[arg(long, default_value_t = 10_000)]
     messages: usize,
     /// Size of each message in bytes.
@@ -43,8 +47,15 @@ pub struct Args {
     dir: Option<std::path::PathBuf>,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Suite {
+    Intake,
+    Xoev,
+    FitConnect,
+}
+
 /// A well-formed XGewerbeanzeige 2.2 message padded to `size` bytes with a comment.
-fn message(size: usize) -> Vec<u8> {
+pub(super) fn message(size: usize) -> Vec<u8> {
     let base = include_str!("../../examples/messages/xgewerbeanzeige-2.2-gewerbemeldung.xml");
     let mut s = base.to_string();
     if s.len() + 7 < size {
@@ -243,6 +254,16 @@ async fn delivery_latencies(stores: &crate::backend::Stores) -> Result<Vec<Durat
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
+    match args.suite {
+        Suite::Intake => intake(args).await,
+        Suite::Xoev => {
+            tokio::task::spawn_blocking(move || super::bench_xoev::run(args.messages)).await?
+        }
+        Suite::FitConnect => super::bench_fit_connect::run(args.messages).await,
+    }
+}
+
+async fn intake(args: Args) -> Result<ExitCode> {
     let dir = match &args.dir {
         Some(d) => tempfile::Builder::new()
             .prefix("amtsbote-bench-")

@@ -80,50 +80,6 @@ const SAMPLES: &[Sample] = &[
     },
 ];
 
-/// Mapping packs from examples/mappings (compiled in): file name, contents.
-const MAPPING_FILES: &[(&str, &str)] = &[
-    (
-        "xgewerbeanzeige-gewerberegister.toml",
-        include_str!("../../examples/mappings/xgewerbeanzeige-gewerberegister.toml"),
-    ),
-    (
-        "xbau-bauantrag.toml",
-        include_str!("../../examples/mappings/xbau-bauantrag.toml"),
-    ),
-    (
-        "xdomea-aussonderung-dms.toml",
-        include_str!("../../examples/mappings/xdomea-aussonderung-dms.toml"),
-    ),
-    (
-        "codelists/ags_2026-06-30.xml",
-        include_str!("../../examples/mappings/codelists/ags_2026-06-30.xml"),
-    ),
-    (
-        "codelists/rechtsformen-gaengig_2021-06-18.xml",
-        include_str!("../../examples/mappings/codelists/rechtsformen-gaengig_2021-06-18.xml"),
-    ),
-    (
-        "codelists/xbau-nachrichten_4.0.xml",
-        include_str!("../../examples/mappings/codelists/xbau-nachrichten_4.0.xml"),
-    ),
-    (
-        "codelists/xbau-baumassnahmeart_2.0.xml",
-        include_str!("../../examples/mappings/codelists/xbau-baumassnahmeart_2.0.xml"),
-    ),
-    (
-        "codelists/xbau-bauherrodereigentuemerart_2.0.xml",
-        include_str!("../../examples/mappings/codelists/xbau-bauherrodereigentuemerart_2.0.xml"),
-    ),
-    (
-        "codelists/xbau-wohngebaeudeart_2.0.xml",
-        include_str!("../../examples/mappings/codelists/xbau-wohngebaeudeart_2.0.xml"),
-    ),
-    (
-        "codelists/xbau-gebaeudeklasse_3.0.xml",
-        include_str!("../../examples/mappings/codelists/xbau-gebaeudeklasse_3.0.xml"),
-    ),
-];
-
 /// The API contracts of the sample Fachverfahren's endpoints: the mapping packs' targets.
 fn contracts() -> Result<Vec<(String, serde_json::Value)>> {
     Ok(vec![
@@ -144,11 +100,7 @@ fn contracts() -> Result<Vec<(String, serde_json::Value)>> {
 
 /// Writes the mapping packs into the demo directory and declares them.
 fn add_mappings(c: &mut Config, dir: &std::path::Path) -> Result<()> {
-    let mappings = dir.join("mappings");
-    std::fs::create_dir_all(mappings.join("codelists"))?;
-    for (name, text) in MAPPING_FILES {
-        std::fs::write(mappings.join(name), text)?;
-    }
+    let mappings = super::samples::write_mappings(dir)?;
     for (id, file) in [
         ("gewerberegister", "xgewerbeanzeige-gewerberegister.toml"),
         ("bauantrag", "xbau-bauantrag.toml"),
@@ -205,7 +157,7 @@ const DEMO_KEYS: &[(&str, &str)] = &[
     ),
 ];
 
-async fn start_zustelldienst(dir: &std::path::Path) -> Result<(Setup, RunningSandbox)> {
+pub(super) async fn start_zustelldienst(dir: &std::path::Path) -> Result<(Setup, RunningSandbox)> {
     std::fs::create_dir_all(dir)?;
     for (name, text) in DEMO_KEYS {
         std::fs::write(dir.join(name), text)?;

@@ -116,12 +116,19 @@ pub async fn run(config_path: Option<&Path>, cmd: Command) -> anyhow::Result<Exi
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
+                if let Some(k) = &m.service_key {
+                    println!("service key {k}");
+                }
+                if let Some(d) = &m.destination {
+                    println!("destination {d}");
+                }
                 println!(
                     "route       {} → {}",
                     m.route.as_deref().unwrap_or("-"),
                     m.connector.as_deref().unwrap_or("-")
                 );
                 println!("state       {} after {} attempt(s)", m.state, m.attempts);
+                println!("last reason {}", m.last_reason);
                 println!("history");
                 for h in &detail.history {
                     println!(

@@ -2,6 +2,8 @@
 //! sandboxes. Each subcommand lives in its own file.
 
 mod bench;
+mod bench_fit_connect;
+mod bench_xoev;
 mod check;
 mod demo;
 mod keys;
@@ -9,6 +11,7 @@ mod mapping;
 mod messages;
 mod replay;
 mod run;
+mod samples;
 mod sandbox;
 mod xoev;
 
@@ -58,6 +61,12 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Output piped into `head` and the like ends quietly, as command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -19,6 +19,11 @@ pub enum Command {
         /// One in N messages gets 503 on its first attempt (0 = never).
         #[arg(long, default_value_t = 0)]
         fail_every: u32,
+        /// An API contract: `PREFIX=SCHEMA.json` — JSON delivered to an endpoint starting with
+        /// PREFIX must satisfy the JSON Schema, else 422 (repeatable), e.g.
+        /// `gewerberegister=examples/mappings/xgewerbeanzeige-gewerberegister.target.schema.json`.
+        #[arg(long)]
+        contract: Vec<String>,
     },
     /// A local FIT-Connect Zustelldienst (Submission API v1 with token endpoint) for one
     /// destination. Keys and credentials are kept in --dir (made on first start); prints the
@@ -137,10 +142,24 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Fachverfahren { listen, fail_every } => {
+        Command::Fachverfahren {
+            listen,
+            fail_every,
+            contract,
+        } => {
+            let mut contracts = Vec::new();
+            for c in contract {
+                let (prefix, file) = c.split_once('=').ok_or_else(|| {
+                    anyhow::anyhow!("--contract wants PREFIX=SCHEMA.json, not {c}")
+                })?;
+                let schema = serde_json::from_slice(&std::fs::read(file)?)
+                    .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+                contracts.push((prefix.to_string(), schema));
+            }
             let behaviour = Behaviour {
                 fail_every,
                 fail_attempts: 1,
+                contracts,
                 ..Default::default()
             };
             let fv = SampleFachverfahren::start(listen, behaviour).await?;

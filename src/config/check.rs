@@ -13,14 +13,15 @@ pub struct CheckReport {
     pub sources: usize,
     pub connectors: usize,
     pub routes: usize,
+    pub mappings: usize,
 }
 
 impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} file(s), {} tenant(s), {} source(s), {} connector(s), {} route(s)",
-            self.files, self.tenants, self.sources, self.connectors, self.routes
+            "{} file(s), {} tenant(s), {} source(s), {} connector(s), {} route(s), {} mapping(s)",
+            self.files, self.tenants, self.sources, self.connectors, self.routes, self.mappings
         )
     }
 }
@@ -67,5 +68,6 @@ pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
         sources: c.sources.len() + tenant_count(|t| t.sources.len()),
         connectors: c.connectors.len() + tenant_count(|t| t.connectors.len()),
         routes: c.routes.len() + tenant_count(|t| t.routes.len()),
+        mappings: c.mappings.len(),
     })
 }

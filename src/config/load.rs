@@ -98,7 +98,11 @@ fn tenant_files(main: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 /// A `conf.d` file holds exactly one `[tenants.<id>]` table and nothing else, so that a
 /// tenant can be added or removed by adding or removing one file.
 fn check_tenant_file(path: &Path, c: &Config) -> Result<(), ConfigError> {
-    let only_tenants = c.sources.is_empty() && c.connectors.is_empty() && c.routes.is_empty();
+    // Judged on the file's own text: defaults cannot tell "absent" from "set to the default".
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let only_tenants = toml::from_str::<toml::Table>(&text)
+        .map(|t| t.keys().all(|k| k == "tenants"))
+        .unwrap_or(false);
     if c.tenants.len() != 1 || !only_tenants {
         return Err(ConfigError::new(
             Some(path),
@@ -308,5 +312,20 @@ mod tests {
         );
         let errs = load(Some(&main)).unwrap_err();
         assert!(errs[0].to_string().contains("exactly one"), "{}", errs[0]);
+        // Not even a section that merely repeats a default.
+        write(
+            dir.path(),
+            "conf.d/x.toml",
+            "[tenants.a]\nname = \"A\"\n[mappings.m]\nfile = \"m.toml\"\n",
+        );
+        assert!(load(Some(&main)).is_err());
+        write(
+            dir.path(),
+            "conf.d/x.toml",
+            "[tenants.a]\nname = \"A\"\n[server]\n",
+        );
+        assert!(load(Some(&main)).is_err());
+        write(dir.path(), "conf.d/x.toml", "[tenants.a]\nname = \"A\"\n");
+        assert!(load(Some(&main)).is_ok());
     }
 }

@@ -34,6 +34,7 @@ use amtsbote_fit_connect::jose::{DecryptOptions, KeyUse, PrivateKey, PublicKey};
 use amtsbote_fit_connect::verification::{self, AttachmentResult, SubmissionInput};
 use amtsbote_fit_connect::wire::Submission;
 use bytes::Bytes;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -41,8 +42,20 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// Submissions of one destination handled at once.
+const CONCURRENT_SUBMISSIONS: usize = 8;
+
 /// Prefix of LeiKa identifiers in FIT-Connect (`urn:de:fim:leika:leistung:<14 digits>`).
 const LEIKA_URN: &str = "urn:de:fim:leika:leistung:";
+
+/// The LeiKa Leistungsschlüssel of a FIT-Connect service identifier: its 14 digits, or the
+/// identifier as it is when it is not a LeiKa URN.
+fn leika(identifier: &str) -> String {
+    identifier
+        .strip_prefix(LEIKA_URN)
+        .unwrap_or(identifier)
+        .to_string()
+}
 
 /// Failpoint for crash tests: with `AMTSBOTE_FAILPOINT=fit-connect-before-answer` the process
 /// aborts after intake made a submission durable and before the sender is answered.
@@ -61,6 +74,8 @@ pub struct Destination {
     poll_interval: Duration,
     accept: AcceptMode,
     wake: Notify,
+    /// The Zustelldienst's signing keys and when they were fetched.
+    zustelldienst_keys: tokio::sync::Mutex<Option<(std::time::Instant, Vec<PublicKey>)>>,
 }
 
 impl std::fmt::Debug for Destination {
@@ -102,9 +117,9 @@ fn private_key(r: &SecretRef, key_use: KeyUse) -> Result<PrivateKey, String> {
     } else {
         PrivateKey::from_pem(text.as_bytes(), None)
     }
-    .map_err(|e| format!("unusable key: {e}"))?;
+    .map_err(|e| e.to_string())?;
     key.check_destination_key(key_use)
-        .map_err(|e| format!("unusable key: {e}"))?;
+        .map_err(|e| e.to_string())?;
     Ok(key)
 }
 
@@ -219,6 +234,7 @@ fn build_one(
             poll_interval: f.poll_interval,
             accept: f.accept,
             wake: Notify::new(),
+            zustelldienst_keys: tokio::sync::Mutex::new(None),
         }),
         _ => Err(errors),
     }
@@ -283,30 +299,39 @@ impl Adapter {
             .inbound_open(&d.source)
             .await
             .map_err(|e| e.to_string())?;
-        let mut seen = BTreeSet::new();
-        for claim in open {
-            seen.insert(claim.transport_id.clone());
+        let seen: BTreeSet<String> = open.iter().map(|c| c.transport_id.clone()).collect();
+        let open = open.into_iter().map(|claim| {
             let note: Note = serde_json::from_str(&claim.note).unwrap_or_default();
-            self.handle(&claim.transport_id, note).await?;
-        }
+            (claim.transport_id, note, false)
+        });
         let listed = d
             .client
             .list_all_submissions(Some(&d.destination_id))
             .await
             .map_err(|e| e.to_string())?;
-        for s in listed {
-            if s.destination_id != d.destination_id || seen.contains(&s.submission_id) {
-                continue;
-            }
-            let note = Note {
-                case_id: s.case_id.clone(),
-                ..Default::default()
-            };
-            // Claimed before it is fetched: fetching hides it from the list.
-            self.claim(&s.submission_id, &note).await?;
-            self.handle(&s.submission_id, note).await?;
-        }
-        Ok(())
+        let new = listed
+            .into_iter()
+            .filter(|s| s.destination_id == d.destination_id && !seen.contains(&s.submission_id))
+            .map(|s| {
+                let note = Note {
+                    case_id: s.case_id,
+                    ..Default::default()
+                };
+                (s.submission_id, note, true)
+            });
+        // A few submissions at a time: decryption is CPU work, fetching waits on the network.
+        let results: Vec<Result<(), String>> = futures::stream::iter(open.chain(new))
+            .map(|(submission_id, note, claim)| async move {
+                if claim {
+                    // Claimed before it is fetched: fetching hides it from the list.
+                    self.claim(&submission_id, &note).await?;
+                }
+                self.handle(&submission_id, note).await
+            })
+            .buffer_unordered(CONCURRENT_SUBMISSIONS)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     async fn claim(&self, submission_id: &str, note: &Note) -> Result<(), String> {
@@ -371,8 +396,12 @@ impl Adapter {
         };
 
         let submit_tags = match self.submit_event_tags(&submission).await {
-            Ok(tags) => tags,
-            Err(problem) => {
+            Ok(Ok(tags)) => tags,
+            Err(e) => {
+                draft.discard().await;
+                return Err(e);
+            }
+            Ok(Err(problem)) => {
                 draft.discard().await;
                 return self
                     .reject_at_intake(&submission, vec![problem], note)
@@ -413,11 +442,7 @@ impl Adapter {
         note.tags = Some(verified.authentication_tags.clone());
         self.claim(submission_id, note).await?;
 
-        let service = verified
-            .service_identifier
-            .strip_prefix(LEIKA_URN)
-            .unwrap_or(&verified.service_identifier);
-        draft.set_service_key(Some(service.to_string()));
+        draft.set_service_key(Some(leika(&verified.service_identifier)));
         for a in &verified.attachments {
             draft.describe_attachment(&a.attachment_id, a.filename.clone(), a.mime_type.clone());
         }
@@ -504,11 +529,7 @@ impl Adapter {
             tenant: d.tenant.clone(),
             source: d.source.clone(),
             transport_id: Some(submission.submission_id.clone()),
-            service_key: submission
-                .service_type
-                .identifier
-                .strip_prefix(LEIKA_URN)
-                .map(str::to_string),
+            service_key: Some(leika(&submission.service_type.identifier)),
             destination: Some(d.destination_id.clone()),
         };
         let mut draft = match self.intake.open(origin).await.map_err(|e| e.to_string())? {
@@ -538,31 +559,51 @@ impl Adapter {
     async fn submit_event_tags(
         &self,
         submission: &Submission,
-    ) -> Result<Option<AuthenticationTags>, Problem> {
+    ) -> Result<Result<Option<AuthenticationTags>, Problem>, String> {
         let d = &self.destination;
-        let problem = |detail: String| {
-            Problem::new(
-                ProblemType::InvalidEventLog,
-                ProblemInstance::Metadata,
-                detail,
-            )
-        };
+        // Unreadable now is a network matter: try again later, do not reject.
         let log = d
             .client
             .event_log(&submission.case_id)
             .await
-            .map_err(|e| problem(format!("event log unreadable: {e}")))?;
+            .map_err(|e| format!("event log unreadable: {e}"))?;
+        let keys = self.zustelldienst_keys(false).await?;
+        match verification::submit_event_tags(&log, &keys, &submission.submission_id) {
+            Ok(tags) => Ok(Ok(tags)),
+            // The Zustelldienst may have rotated its key: look again once before refusing.
+            Err(_) => {
+                let keys = self.zustelldienst_keys(true).await?;
+                Ok(verification::submit_event_tags(
+                    &log,
+                    &keys,
+                    &submission.submission_id,
+                ))
+            }
+        }
+    }
+
+    /// The Zustelldienst's published signing keys, cached for an hour.
+    async fn zustelldienst_keys(&self, refresh: bool) -> Result<Vec<PublicKey>, String> {
+        let d = &self.destination;
+        let mut cache = d.zustelldienst_keys.lock().await;
+        if let Some((at, keys)) = cache.as_ref()
+            && !refresh
+            && at.elapsed() < Duration::from_secs(3600)
+        {
+            return Ok(keys.clone());
+        }
         let jwks = d
             .client
             .zustelldienst_keys()
             .await
-            .map_err(|e| problem(format!("Zustelldienst keys unreadable: {e}")))?;
+            .map_err(|e| format!("Zustelldienst keys unreadable: {e}"))?;
         let keys: Vec<PublicKey> = jwks
             .keys
             .iter()
             .filter_map(|k| PublicKey::from_jwk(k).ok())
             .collect();
-        verification::submit_event_tags(&log, &keys, &submission.submission_id)
+        *cache = Some((std::time::Instant::now(), keys.clone()));
+        Ok(keys)
     }
 
     /// Streams one attachment through decryption into the draft.

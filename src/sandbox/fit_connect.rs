@@ -81,6 +81,8 @@ impl Setup {
     /// Loads the setup from `dir`, making what is missing (RSA-4096 keys take a few seconds).
     pub fn load_or_create(dir: &Path) -> Result<Setup> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // Absolute, so the broker configuration printed for it works from any directory.
+        let dir = &std::fs::canonicalize(dir)?;
         let mut generated = None;
         let mut key = |name: &str,
                        pick: fn(&amtsbote_fit_connect::jose::GeneratedKeys) -> &Jwk|

@@ -57,7 +57,7 @@ impl MessageAdmitted<'_> {
                 tracing::warn!(
                     message_id = %self.id, tenant = self.tenant,
                     standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
-                    "message rejected: it violates its schema; kept as rejected, the sender is told"
+                    "message rejected (schema violation or a failed transport check); kept as rejected, the sender is told — see `amtsbote messages show`"
                 );
             }
             State::Dead => {
