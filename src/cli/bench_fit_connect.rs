@@ -50,6 +50,10 @@ fn rsa_private_ops_per_second(key: &PrivateKey, public: &PublicKey) -> Result<f6
 }
 
 pub async fn run(n: usize) -> Result<ExitCode> {
+    crate::telemetry::init_logging(&crate::config::LogConfig {
+        level: "error".into(),
+        ..Default::default()
+    });
     let dir = tempfile::Builder::new()
         .prefix("amtsbote-bench-fit-")
         .tempdir()?;
@@ -99,9 +103,10 @@ pub async fn run(n: usize) -> Result<ExitCode> {
     c.server.listen = "127.0.0.1:0".parse()?;
     c.storage.data_dir = dir.path().join("data");
     c.log.level = "error".into();
-    let toml = setup
-        .source_toml("bench", "portal", &sandbox)
-        .replace("poll_interval = \"10s\"", "poll_interval = \"200ms\"");
+    let toml = setup.source_toml("bench", "portal", &sandbox).replace(
+        "poll_interval = \"10s\"",
+        "poll_interval = \"200ms\"\nconcurrency = 32",
+    );
     let table: toml::Table = toml::from_str(&toml)?;
     let source = SourceConfig::deserialize(table["tenants"]["bench"]["sources"]["portal"].clone())?;
     let mut tenant = TenantConfig {

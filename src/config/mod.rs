@@ -309,6 +309,9 @@ pub struct FitConnectSource {
     /// How often to look for new submissions (callbacks make it sooner).
     #[serde(default = "fitko_poll_interval", with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// Submissions of this destination fetched and checked at once.
+    #[serde(default = "fitko_concurrency")]
+    pub concurrency: usize,
     /// When to answer the sender with `accept-submission`: `intake` (default: once the
     /// submission is stored and checked) or `delivery` (once the Fachverfahren took it; a
     /// message that ends `dead` is then answered with `reject-submission`).
@@ -332,6 +335,9 @@ fn fitko_token_url() -> String {
 }
 fn fitko_poll_interval() -> Duration {
     Duration::from_secs(60)
+}
+fn fitko_concurrency() -> usize {
+    8
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -28,7 +28,7 @@ use amtsbote_fit_connect::client::{
     ClientConfig, ClientCredentials, ClientError, SubmissionClient,
 };
 use amtsbote_fit_connect::events::{
-    self, AuthenticationTags, Problem, ProblemInstance, ProblemType, SetSubject,
+    self, AuthenticationTags, Event, Problem, ProblemInstance, ProblemType, SetSubject,
 };
 use amtsbote_fit_connect::jose::{DecryptOptions, KeyUse, PrivateKey, PublicKey};
 use amtsbote_fit_connect::verification::{self, AttachmentResult, SubmissionInput};
@@ -41,9 +41,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-
-/// Submissions of one destination handled at once.
-const CONCURRENT_SUBMISSIONS: usize = 8;
 
 /// Prefix of LeiKa identifiers in FIT-Connect (`urn:de:fim:leika:leistung:<14 digits>`).
 const LEIKA_URN: &str = "urn:de:fim:leika:leistung:";
@@ -72,6 +69,8 @@ pub struct Destination {
     signing: PrivateKey,
     callback: Option<CallbackVerifier>,
     poll_interval: Duration,
+    /// Submissions handled at once: decryption is CPU work, fetching waits on the network.
+    concurrency: usize,
     accept: AcceptMode,
     wake: Notify,
     /// The Zustelldienst's signing keys and when they were fetched.
@@ -232,6 +231,7 @@ fn build_one(
             signing,
             callback,
             poll_interval: f.poll_interval,
+            concurrency: f.concurrency.max(1),
             accept: f.accept,
             wake: Notify::new(),
             zustelldienst_keys: tokio::sync::Mutex::new(None),
@@ -319,7 +319,6 @@ impl Adapter {
                 };
                 (s.submission_id, note, true)
             });
-        // A few submissions at a time: decryption is CPU work, fetching waits on the network.
         let results: Vec<Result<(), String>> = futures::stream::iter(open.chain(new))
             .map(|(submission_id, note, claim)| async move {
                 if claim {
@@ -328,7 +327,7 @@ impl Adapter {
                 }
                 self.handle(&submission_id, note).await
             })
-            .buffer_unordered(CONCURRENT_SUBMISSIONS)
+            .buffer_unordered(d.concurrency)
             .collect()
             .await;
         results.into_iter().collect()
@@ -422,12 +421,15 @@ impl Adapter {
                 }
             }
         }
-        let verified = verification::verify_submission(SubmissionInput {
-            submission: &submission,
-            keys: &d.keys,
-            attachments,
-            submit_event_tags: submit_tags.as_ref(),
-            decrypt_options: DecryptOptions::default(),
+        // RSA and AES work: off the async workers, which must keep serving I/O.
+        let verified = tokio::task::block_in_place(|| {
+            verification::verify_submission(SubmissionInput {
+                submission: &submission,
+                keys: &d.keys,
+                attachments,
+                submit_event_tags: submit_tags.as_ref(),
+                decrypt_options: DecryptOptions::default(),
+            })
         });
         let verified = match verified {
             Ok(v) => v,
@@ -646,7 +648,7 @@ impl Adapter {
         let Some(detail) = detail else { return Ok(()) };
         let state = detail.message.state;
         let subject = SetSubject::new(&d.destination_id, submission_id, &note.case_id);
-        let set = match (state, d.accept) {
+        let event = match (state, d.accept) {
             (State::Rejected, _) => {
                 let problems = if note.problems.is_empty() {
                     vec![Problem::new(
@@ -657,7 +659,7 @@ impl Adapter {
                 } else {
                     note.problems.clone()
                 };
-                events::reject_submission(&subject, problems, &d.signing)
+                Event::Reject { problems }
             }
             (State::Dead, AcceptMode::Delivery) => {
                 let problem = Problem::new(
@@ -668,7 +670,9 @@ impl Adapter {
                     ProblemInstance::Data,
                     "the receiving authority's system could not take the submission",
                 );
-                events::reject_submission(&subject, vec![problem], &d.signing)
+                Event::Reject {
+                    problems: vec![problem],
+                }
             }
             (State::Delivered | State::Purged, AcceptMode::Delivery) | (_, AcceptMode::Intake) => {
                 let Some(tags) = note.tags.clone() else {
@@ -676,11 +680,17 @@ impl Adapter {
                         "submission {submission_id}: no authentication tags noted; cannot accept"
                     ));
                 };
-                events::accept_submission(&subject, tags, &d.signing)
+                Event::Accept {
+                    authentication_tags: tags,
+                }
             }
             // Delivery mode: not there yet.
             _ => return Ok(()),
-        }
+        };
+        // Signing is an RSA private-key operation: off the async workers.
+        let set = tokio::task::block_in_place(|| {
+            events::sign_set(&events::SetClaims::new(&subject, &event), &d.signing)
+        })
         .map_err(|e| e.to_string())?;
         match d.client.post_event(&note.case_id, &set).await {
             Ok(()) => {}
