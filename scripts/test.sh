@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the build and the tests need.
-packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils libssl-dev python3 python3-pip)
+packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils libssl-dev python3 python3-pip
+          postgresql rabbitmq-server)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
@@ -32,6 +33,10 @@ cargo fmt --all -- --check
 
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> services for the cluster-mode tests (PostgreSQL, RabbitMQ on loopback)"
+eval "$(scripts/services.sh start)"
+trap 'scripts/services.sh stop' EXIT
 
 echo "==> tests"
 if cargo nextest --version >/dev/null 2>&1; then

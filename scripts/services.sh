@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL and RabbitMQ for the cluster-mode tests, on loopback only, with their
+# data under one directory. Used by scripts/test.sh; run it by hand to get the same services
+# for `cargo nextest run` during development.
+#
+#   scripts/services.sh start [DIR]   start both (default DIR: target/test-services), print env
+#   scripts/services.sh stop  [DIR]   stop both, by the pids they recorded
+#   scripts/services.sh env   [DIR]   print the environment the tests read
+#
+# Ports: PostgreSQL 55432, RabbitMQ AMQP 56720 (distribution 56721, epmd 56722).
+# Tests read AMTSBOTE_TEST_PG_URL and AMTSBOTE_TEST_AMQP_URL; they fail (not skip) without them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+action=${1:-start}
+dir=$(realpath -m "${2:-target/test-services}")
+pg_port=55432
+amqp_port=56720
+dist_port=56721
+epmd_port=56722
+node=amtsbote-test@localhost
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+
+# Debian's /usr/sbin wrappers switch to the `rabbitmq` user when run as root, which could not
+# write our data directory: call the real scripts, as whoever we are.
+rabbit_bin=/usr/lib/rabbitmq/bin
+[ -x "$rabbit_bin/rabbitmq-server" ] || rabbit_bin=$(dirname "$(command -v rabbitmq-server 2>/dev/null || echo /usr/sbin/x)")
+rabbitmqctl() { "$rabbit_bin/rabbitmqctl" "$@"; }
+
+env_lines() {
+    echo "export AMTSBOTE_TEST_PG_URL=postgres://amtsbote@127.0.0.1:${pg_port}/amtsbote"
+    echo "export AMTSBOTE_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:${amqp_port}/%2f"
+    echo "export AMTSBOTE_TEST_SERVICES=${dir}"
+}
+
+# PostgreSQL refuses to run as root: run it as the unprivileged `postgres` user (Debian's
+# package creates it) when we are root.
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_pg() {
+    [ -n "$pg_bin" ] || { echo "PostgreSQL server binaries not found (install postgresql)" >&2; exit 1; }
+    mkdir -p "$dir"
+    if [ ! -f "$dir/pg/PG_VERSION" ]; then
+        mkdir -p "$dir/pg"
+        [ "$(id -u)" -eq 0 ] && chown postgres "$dir" "$dir/pg"
+        as_pg "$pg_bin/initdb" -D "$dir/pg" -U postgres --auth=trust --no-instructions >/dev/null
+    fi
+    if ! as_pg "$pg_bin/pg_ctl" -D "$dir/pg" status >/dev/null 2>&1; then
+        as_pg "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w \
+            -o "-c listen_addresses=127.0.0.1 -p ${pg_port} -k $dir/pg -c fsync=on -c max_connections=200" start >/dev/null
+    fi
+    if ! psql -h 127.0.0.1 -p "$pg_port" -U postgres -tAc "select 1 from pg_roles where rolname='amtsbote'" | grep -q 1; then
+        psql -h 127.0.0.1 -p "$pg_port" -U postgres -qc "create role amtsbote login createdb"
+        psql -h 127.0.0.1 -p "$pg_port" -U postgres -qc "create database amtsbote owner amtsbote"
+    fi
+}
+
+rabbit_env() {
+    export RABBITMQ_NODENAME=$node
+    export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+    export RABBITMQ_NODE_PORT=$amqp_port
+    export RABBITMQ_DIST_PORT=$dist_port
+    export ERL_EPMD_PORT=$epmd_port
+    export RABBITMQ_MNESIA_BASE=$dir/rabbitmq/mnesia
+    export RABBITMQ_LOG_BASE=$dir/rabbitmq/log
+    export RABBITMQ_PID_FILE=$dir/rabbitmq/pid
+    export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/rabbitmq/enabled_plugins
+    export RABBITMQ_CONFIG_FILE=$dir/rabbitmq/rabbitmq
+    export HOME=$dir/rabbitmq   # the Erlang cookie lives here
+}
+
+start_rabbit() {
+    [ -x "$rabbit_bin/rabbitmq-server" ] || { echo "rabbitmq-server not installed" >&2; exit 1; }
+    mkdir -p "$dir/rabbitmq/log"
+    rabbit_env
+    echo "[]." > "$RABBITMQ_ENABLED_PLUGINS_FILE"
+    printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$amqp_port" > "$RABBITMQ_CONFIG_FILE.conf"
+    if ! rabbitmqctl -n "$node" status >/dev/null 2>&1; then
+        "$rabbit_bin/rabbitmq-server" -detached >/dev/null 2>&1
+        rabbitmqctl -n "$node" wait --timeout 60 "$RABBITMQ_PID_FILE" >/dev/null
+    fi
+}
+
+stop_all() {
+    if [ -n "$pg_bin" ] && [ -f "$dir/pg/postmaster.pid" ]; then
+        as_pg "$pg_bin/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null 2>&1 || true
+    fi
+    if [ -d "$dir/rabbitmq" ]; then
+        rabbit_env
+        rabbitmqctl -n "$node" stop >/dev/null 2>&1 || true
+        # The port mapper on our own port is ours: ask it to stop.
+        epmd -port "$epmd_port" -kill >/dev/null 2>&1 || true
+    fi
+}
+
+case "$action" in
+    start) start_pg; start_rabbit; env_lines ;;
+    stop) stop_all ;;
+    env) env_lines ;;
+    *) echo "usage: $0 start|stop|env [DIR]" >&2; exit 2 ;;
+esac
