@@ -279,8 +279,47 @@ fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Result<Option<Str
     Ok(Some(s.to_string()))
 }
 
+/// How much of a refused request body is still read (and thrown away) before answering, so
+/// that a client still sending sees the problem document instead of a broken pipe. Bodies
+/// larger than this, or slower than [`DRAIN_TIME`], get the answer and a closed connection.
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads and discards the rest of a body stream, within [`DRAIN_BYTES`] and [`DRAIN_TIME`].
+async fn drain<S, E>(stream: &mut S)
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let read = async {
+        let mut left = DRAIN_BYTES;
+        while let Some(Ok(chunk)) = stream.next().await {
+            left = left.saturating_sub(chunk.len() as u64);
+            if left == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
+}
+
+/// Reads and discards the remaining parts of a refused multipart body, within the same bounds.
+async fn drain_multipart(multipart: &mut Multipart) {
+    let read = async {
+        let mut left = DRAIN_BYTES;
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                left = left.saturating_sub(chunk.len() as u64);
+                if left == 0 {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
+}
+
 /// Reads a body stream into memory up to `limit` bytes.
-async fn read_limited<S, E>(mut stream: S, limit: u64) -> Result<Bytes, IntakeError>
+async fn read_limited<S, E>(stream: &mut S, limit: u64) -> Result<Bytes, IntakeError>
 where
     S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -299,7 +338,7 @@ where
 /// Fills a draft from a multipart body.
 async fn read_multipart(
     draft: &mut Draft,
-    mut multipart: Multipart,
+    multipart: &mut Multipart,
     max_document: u64,
 ) -> Result<(), IntakeError> {
     let mut document = false;
@@ -313,7 +352,8 @@ async fn read_multipart(
         match name.as_str() {
             "document" if !document => {
                 document = true;
-                let body = read_limited(field, max_document).await?;
+                let mut field = field;
+                let body = read_limited(&mut field, max_document).await?;
                 draft.set_document(content_type, body)?;
             }
             "document" => {
@@ -415,6 +455,9 @@ pub async fn post_message(
         && len > limits.max_message_bytes
     {
         draft.discard().await;
+        if len <= DRAIN_BYTES {
+            drain(&mut request.into_body().into_data_stream()).await;
+        }
         let e = IntakeError::TooLarge {
             limit: limits.max_message_bytes,
         };
@@ -427,7 +470,13 @@ pub async fn post_message(
         .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
     let filled = if is_multipart {
         match Multipart::from_request(request, &()).await {
-            Ok(mp) => read_multipart(&mut draft, mp, limits.max_document_bytes).await,
+            Ok(mut mp) => {
+                let filled = read_multipart(&mut draft, &mut mp, limits.max_document_bytes).await;
+                if filled.is_err() {
+                    drain_multipart(&mut mp).await;
+                }
+                filled
+            }
             Err(e) => Err(IntakeError::Incomplete(e.body_text())),
         }
     } else {
@@ -435,15 +484,18 @@ pub async fn post_message(
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = request.into_body().into_data_stream();
+        let mut body = request.into_body().into_data_stream();
         match read_limited(
-            body,
+            &mut body,
             limits.max_document_bytes.min(limits.max_message_bytes),
         )
         .await
         {
             Ok(bytes) => draft.set_document(content_type, bytes),
-            Err(e) => Err(e),
+            Err(e) => {
+                drain(&mut body).await;
+                Err(e)
+            }
         }
     };
     if let Err(e) = filled {
