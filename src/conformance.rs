@@ -362,3 +362,30 @@ pub async fn the_inbound_journal_remembers_open_work(s: &Subject) {
     );
     assert_eq!(s.ledger.inbound_open("other").await.unwrap().len(), 1);
 }
+
+pub async fn one_replica_holds_a_poller_lease(s: &Subject) {
+    let ttl = Duration::from_millis(400);
+    let l = &s.ledger;
+    assert!(l.lease_poller("xta:a", "replica-1", ttl).await.unwrap());
+    assert!(
+        !l.lease_poller("xta:a", "replica-2", ttl).await.unwrap(),
+        "held by replica-1"
+    );
+    assert!(
+        l.lease_poller("xta:b", "replica-2", ttl).await.unwrap(),
+        "leases are per poller"
+    );
+    assert!(
+        l.lease_poller("xta:a", "replica-1", ttl).await.unwrap(),
+        "the holder renews"
+    );
+    // replica-1 stops renewing (died): after the ttl, replica-2 takes over.
+    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    assert!(l.lease_poller("xta:a", "replica-2", ttl).await.unwrap());
+    assert!(!l.lease_poller("xta:a", "replica-1", ttl).await.unwrap());
+    // Released on shutdown: free at once, and only the holder can release.
+    l.release_poller("xta:a", "replica-1").await.unwrap();
+    assert!(!l.lease_poller("xta:a", "replica-3", ttl).await.unwrap());
+    l.release_poller("xta:a", "replica-2").await.unwrap();
+    assert!(l.lease_poller("xta:a", "replica-3", ttl).await.unwrap());
+}

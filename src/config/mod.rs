@@ -8,6 +8,7 @@
 //! `docs/configuration.md` documents each key; keep the two in step.
 
 mod check;
+pub mod cluster;
 mod load;
 
 pub use check::{CheckReport, check};

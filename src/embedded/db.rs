@@ -20,7 +20,11 @@ use tokio::sync::{Notify, oneshot};
 const MAX_GROUP: usize = 512;
 
 /// Schema version this code writes; bump with a new entry in [`MIGRATIONS`].
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// A storage failure, as text (SQLite's message; never contains payload content because no
 /// payload content is stored in SQLite).

@@ -9,6 +9,7 @@ use crate::ledger::{
 use crate::message::{Envelope, MessageId, Millis, State, now_millis};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::time::Duration;
 
 impl From<DbFailure> for LedgerError {
     fn from(e: DbFailure) -> Self {
@@ -491,5 +492,39 @@ impl Ledger for SqliteLedger {
     async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError> {
         let detail = self.get(id).await?.ok_or(LedgerError::NotFound(id))?;
         Ok(verify_chain(&detail.message, &detail.history))
+    }
+
+    async fn lease_poller(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, LedgerError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        self.db
+            .write(move |c| {
+                let now = now_millis();
+                let changed = c
+                    .prepare_cached(
+                        "INSERT INTO poller_leases (name, holder, until) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                         WHERE poller_leases.holder = excluded.holder OR poller_leases.until < ?4",
+                    )?
+                    .execute(params![name, holder, now.saturating_add(ttl), now])?;
+                Ok::<_, LedgerError>(changed == 1)
+            })
+            .await
+    }
+
+    async fn release_poller(&self, name: &str, holder: &str) -> Result<(), LedgerError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.db
+            .write(move |c| {
+                c.prepare_cached("DELETE FROM poller_leases WHERE name = ?1 AND holder = ?2")?
+                    .execute(params![name, holder])?;
+                Ok::<_, LedgerError>(())
+            })
+            .await
     }
 }

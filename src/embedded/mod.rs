@@ -46,6 +46,7 @@ mod tests {
 
     suite!(
         admission_and_dedupe,
+        one_replica_holds_a_poller_lease,
         the_state_machine_is_enforced,
         lease_settle_and_dead_letters,
         retries_are_delayed,

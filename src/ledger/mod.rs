@@ -15,6 +15,7 @@ pub mod chain;
 use crate::message::{Envelope, MessageId, Millis, Part, State, XoevHeader};
 use async_trait::async_trait;
 use serde::Serialize;
+use std::time::Duration;
 
 /// A message as intake hands it to the ledger.
 #[derive(Debug, Clone)]
@@ -263,6 +264,52 @@ pub trait Ledger: Send + Sync {
 
     /// Inbound journal: the transport was answered; forget the claim.
     async fn inbound_done(&self, source: &str, transport_id: &str) -> Result<(), LedgerError>;
+
+    /// Poller lease: `holder` (a replica's id) takes or renews the lease `name` (e.g.
+    /// `fit-connect:<destination>`, `xta:<account>`) for `ttl`. True if `holder` holds it now:
+    /// it was free, expired, or already its own. A replica that dies loses its leases after
+    /// `ttl`; pollers renew well before (every poll round).
+    async fn lease_poller(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, LedgerError>;
+
+    /// Gives a poller lease up (shutdown), if `holder` holds it.
+    async fn release_poller(&self, name: &str, holder: &str) -> Result<(), LedgerError>;
+}
+
+/// One queue entry waiting in the cluster ledger's transactional outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    /// The outbox row's key, for [`Outbox::outbox_done`].
+    pub seq: i64,
+    pub envelope: Envelope,
+}
+
+/// The transactional outbox of the cluster backend. [`Ledger::admit`] and
+/// [`Ledger::transitions`] with an `enqueue` write the envelope to an outbox row in the same
+/// database transaction as the ledger change; a relay publishes the rows to RabbitMQ with
+/// publisher confirms and removes them only once confirmed. A relay that dies mid-publish
+/// loses its claim after `claim_for`, and another relay publishes again (consumers are
+/// idempotent on the message id).
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Claims up to `limit` unpublished entries that nobody claimed within the last
+    /// `claim_for`, oldest first.
+    async fn outbox_claim(
+        &self,
+        limit: usize,
+        claim_for: Duration,
+    ) -> Result<Vec<OutboxEntry>, LedgerError>;
+
+    /// Publishing was confirmed: removes the entries.
+    async fn outbox_done(&self, seqs: &[i64]) -> Result<(), LedgerError>;
+
+    /// Returns when entries may be waiting: at once after a commit in this process that wrote
+    /// one, otherwise after `timeout` (entries written by other replicas are found by polling).
+    async fn outbox_wait(&self, timeout: Duration);
 }
 
 /// An open entry of the inbound journal.
