@@ -87,7 +87,12 @@ fn pg_err(what: &str, e: tokio_postgres::Error) -> LedgerError {
              it; the pool reconnects, try again"
         ));
     }
-    LedgerError::Storage(format!("{what} failed on PostgreSQL: {e}"))
+    // Client-side failures (I/O, type conversion): their causes name types and OS errors,
+    // never values.
+    match std::error::Error::source(&e) {
+        Some(cause) => LedgerError::Storage(format!("{what} failed on PostgreSQL: {e}: {cause}")),
+        None => LedgerError::Storage(format!("{what} failed on PostgreSQL: {e}")),
+    }
 }
 
 fn json_err(what: &str, e: impl std::fmt::Display) -> LedgerError {
@@ -357,7 +362,7 @@ async fn transition_tx(
     let stmt = tx
         .prepare_cached(
             "UPDATE messages SET state = $2, updated_at = $3, seq = $4, head_hash = $5, last_reason = $6,
-                                 attempts = GREATEST(attempts, COALESCE($7, 0)),
+                                 attempts = GREATEST(attempts, COALESCE($7::bigint, 0)),
                                  route = COALESCE($8, route), connector = COALESCE($9, connector)
              WHERE id = $1",
         )
@@ -774,7 +779,6 @@ impl Ledger for PgLedger {
         ttl: Duration,
     ) -> Result<bool, LedgerError> {
         let what = "taking a poller lease";
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 1000);
         let client = self.client().await?;
         // One statement, so two replicas cannot both see the lease free: the loser of the
         // insert race re-checks the winner's committed row in the WHERE. Times are the
@@ -782,14 +786,14 @@ impl Ledger for PgLedger {
         let stmt = client
             .prepare_cached(
                 "INSERT INTO poller_leases (name, holder, until)
-                 VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+                 VALUES ($1, $2, now() + make_interval(secs => $3))
                  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
                  WHERE poller_leases.holder = $2 OR poller_leases.until < now()",
             )
             .await
             .map_err(|e| pg_err(what, e))?;
         let changed = client
-            .execute(&stmt, &[&name, &holder, &ttl_ms])
+            .execute(&stmt, &[&name, &holder, &ttl.as_secs_f64()])
             .await
             .map_err(|e| pg_err(what, e))?;
         Ok(changed == 1)
@@ -819,13 +823,12 @@ impl Outbox for PgLedger {
     ) -> Result<Vec<OutboxEntry>, LedgerError> {
         let what = "claiming outbox entries";
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let claim_ms = i64::try_from(claim_for.as_millis()).unwrap_or(i64::MAX / 1000);
         let client = self.client().await?;
         // SKIP LOCKED: relays on other replicas claiming at the same moment take other rows
         // instead of waiting for these.
         let stmt = client
             .prepare_cached(
-                "UPDATE outbox SET claimed_until = now() + $2 * interval '1 millisecond'
+                "UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
                  WHERE seq IN (SELECT seq FROM outbox
                                WHERE claimed_until IS NULL OR claimed_until < now()
                                ORDER BY seq LIMIT $1
@@ -835,7 +838,7 @@ impl Outbox for PgLedger {
             .await
             .map_err(|e| pg_err(what, e))?;
         let rows = client
-            .query(&stmt, &[&limit, &claim_ms])
+            .query(&stmt, &[&limit, &claim_for.as_secs_f64()])
             .await
             .map_err(|e| pg_err(what, e))?;
         let mut entries = rows
@@ -874,4 +877,160 @@ impl Outbox for PgLedger {
     async fn outbox_wait(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.inner.outbox_ready.notified()).await;
     }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The PostgreSQL ledger against the shared suite, plus what only a shared database shows:
+    //! races between replicas, the outbox, the pool after lost connections. Each test works
+    //! in a schema of its own on the server named by `AMTSBOTE_TEST_PG_URL`, and drops it.
+    use super::*;
+    use crate::config::SecretRef;
+    use crate::conformance::{self, Subject};
+    use crate::queue::{Consumer, Queue, QueueDepth, QueueError};
+    use std::collections::{BTreeSet, HashMap};
+    use std::time::Instant;
+
+    const URL_VAR: &str = "AMTSBOTE_TEST_PG_URL";
+
+    fn base_url() -> String {
+        std::env::var(URL_VAR).unwrap_or_else(|_| {
+            panic!(
+                "{URL_VAR} is not set: start PostgreSQL with `scripts/services.sh start` and export \
+                 what it prints (scripts/test.sh does both)"
+            )
+        })
+    }
+
+    /// A plain connection to the test database, outside any ledger (the "someone else" of a
+    /// test: another transaction, a DBA, an attacker).
+    async fn admin(schema: Option<&str>) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&base_url(), NoTls)
+            .await
+            .expect("connect to the test PostgreSQL");
+        tokio::spawn(conn);
+        if let Some(s) = schema {
+            client
+                .batch_execute(&format!("SET search_path = {s}"))
+                .await
+                .unwrap();
+        }
+        client
+    }
+
+    /// A schema of one test's own, dropped when the test ends (also when it fails).
+    struct TestSchema {
+        name: String,
+        dir: tempfile::TempDir,
+    }
+
+    impl TestSchema {
+        async fn new() -> TestSchema {
+            let name = format!("t_{}", Uuid::new_v4().simple());
+            admin(None)
+                .await
+                .batch_execute(&format!("CREATE SCHEMA {name}"))
+                .await
+                .unwrap();
+            TestSchema {
+                name,
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        /// A configuration whose connections work in this schema and carry `app` as their
+        /// application_name, so that a test can find (and terminate) exactly its own.
+        fn config(&self, app: &str) -> PostgresConfig {
+            let base = base_url();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!(
+                "{base}{sep}options=-c%20search_path%3D{}&application_name={app}",
+                self.name
+            );
+            let file = self.dir.path().join(format!("url-{app}"));
+            std::fs::write(&file, url).unwrap();
+            PostgresConfig {
+                url: SecretRef {
+                    file: Some(file),
+                    env: None,
+                },
+                pool_size: 4,
+                statement_timeout: Duration::from_secs(10),
+            }
+        }
+
+        async fn ledger(&self) -> PgLedger {
+            PgLedger::connect(&self.config("amtsbote-test"))
+                .await
+                .unwrap()
+        }
+
+        async fn admin(&self) -> tokio_postgres::Client {
+            admin(Some(&self.name)).await
+        }
+    }
+
+    impl Drop for TestSchema {
+        fn drop(&mut self) {
+            let (name, url) = (self.name.clone(), base_url());
+            // Drop runs inside the test's runtime, which cannot be blocked on; a thread with
+            // a runtime of its own can.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok((c, conn)) = tokio_postgres::connect(&url, NoTls).await {
+                        tokio::spawn(conn);
+                        let _ = c
+                            .batch_execute(&format!(
+                                "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {name} CASCADE"
+                            ))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+
+    /// The queue half of a [`Subject`] until the RabbitMQ queue is there: the functions of
+    /// the suite run here use only the ledger.
+    struct NoQueue;
+
+    #[async_trait]
+    impl Queue for NoQueue {
+        async fn publish(&self, _: &Envelope) -> Result<(), QueueError> {
+            unreachable!("the PostgreSQL ledger tests run only the ledger's part of the suite")
+        }
+        async fn consume(&self, _: &str) -> Result<Box<dyn Consumer>, QueueError> {
+            unreachable!("the PostgreSQL ledger tests run only the ledger's part of the suite")
+        }
+        async fn depth(&self) -> Result<Vec<QueueDepth>, QueueError> {
+            unreachable!("the PostgreSQL ledger tests run only the ledger's part of the suite")
+        }
+    }
+
+    macro_rules! suite {
+        ($($name:ident),*) => {$(
+            #[tokio::test(flavor = "multi_thread")]
+            async fn $name() {
+                let schema = TestSchema::new().await;
+                let s = Subject {
+                    ledger: Arc::new(schema.ledger().await),
+                    queue: Arc::new(NoQueue),
+                    visibility_timeout: Duration::from_millis(300),
+                };
+                conformance::$name(&s).await;
+            }
+        )*};
+    }
+
+    suite!(
+        admission_and_dedupe,
+        the_state_machine_is_enforced,
+        the_inbound_journal_remembers_open_work,
+        one_replica_holds_a_poller_lease
+    );
 }
