@@ -26,6 +26,13 @@ impl MessageId {
     }
 }
 
+impl From<Uuid> for MessageId {
+    /// An id read back from a store that keeps it as a UUID (the PostgreSQL ledger).
+    fn from(u: Uuid) -> Self {
+        MessageId(u)
+    }
+}
+
 impl Default for MessageId {
     fn default() -> Self {
         Self::new()
