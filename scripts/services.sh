@@ -6,6 +6,8 @@
 #   scripts/services.sh start [DIR]   start both (default DIR: target/test-services), print env
 #   scripts/services.sh stop  [DIR]   stop both, by the pids they recorded
 #   scripts/services.sh env   [DIR]   print the environment the tests read
+#   scripts/services.sh restart-pg|restart-rabbit [DIR]   stop and start one of them (fault tests)
+#   scripts/services.sh kill-rabbit [DIR]                  kill -9 the RabbitMQ node (fault tests)
 #
 # Ports: PostgreSQL 55432, RabbitMQ AMQP 56720 (distribution 56721, epmd 56722).
 # Tests read AMTSBOTE_TEST_PG_URL and AMTSBOTE_TEST_AMQP_URL; they fail (not skip) without them.
@@ -14,11 +16,13 @@ cd "$(dirname "$0")/.."
 
 action=${1:-start}
 dir=$(realpath -m "${2:-target/test-services}")
-pg_port=55432
-amqp_port=56720
-dist_port=56721
-epmd_port=56722
-node=amtsbote-test@localhost
+# Other ports (a second, private set for the fault tests, which restart what they use):
+# AMTSBOTE_SERVICES_PG_PORT, AMTSBOTE_SERVICES_AMQP_PORT (distribution and epmd follow it).
+pg_port=${AMTSBOTE_SERVICES_PG_PORT:-55432}
+amqp_port=${AMTSBOTE_SERVICES_AMQP_PORT:-56720}
+dist_port=$((amqp_port + 1))
+epmd_port=$((amqp_port + 2))
+node=amtsbote-test-${amqp_port}@localhost
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
@@ -43,6 +47,8 @@ as_pg() {
 start_pg() {
     [ -n "$pg_bin" ] || { echo "PostgreSQL server binaries not found (install postgresql)" >&2; exit 1; }
     mkdir -p "$dir"
+    # The server runs as `postgres`: it must be able to reach the directory.
+    [ "$(id -u)" -eq 0 ] && chmod o+x "$(dirname "$dir")" "$dir"
     if [ ! -f "$dir/pg/PG_VERSION" ]; then
         mkdir -p "$dir/pg"
         [ "$(id -u)" -eq 0 ] && chown postgres "$dir" "$dir/pg"
@@ -84,13 +90,23 @@ start_rabbit() {
     fi
 }
 
-stop_all() {
+stop_pg() {
     if [ -n "$pg_bin" ] && [ -f "$dir/pg/postmaster.pid" ]; then
         as_pg "$pg_bin/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null 2>&1 || true
     fi
+}
+
+stop_rabbit() {
     if [ -d "$dir/rabbitmq" ]; then
         rabbit_env
         rabbitmqctl -n "$node" stop >/dev/null 2>&1 || true
+    fi
+}
+
+stop_all() {
+    stop_pg
+    stop_rabbit
+    if [ -d "$dir/rabbitmq" ]; then
         # The port mapper on our own port is ours: ask it to stop.
         epmd -port "$epmd_port" -kill >/dev/null 2>&1 || true
     fi
@@ -100,5 +116,8 @@ case "$action" in
     start) start_pg; start_rabbit; env_lines ;;
     stop) stop_all ;;
     env) env_lines ;;
-    *) echo "usage: $0 start|stop|env [DIR]" >&2; exit 2 ;;
+    restart-pg) stop_pg; start_pg ;;
+    restart-rabbit) stop_rabbit; start_rabbit ;;
+    kill-rabbit) kill -9 "$(cat "$dir/rabbitmq/pid")" 2>/dev/null || true ;;
+    *) echo "usage: $0 start|stop|env|restart-pg|restart-rabbit|kill-rabbit [DIR]" >&2; exit 2 ;;
 esac
