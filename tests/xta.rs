@@ -334,3 +334,53 @@ async fn more_messages_than_max_list_items_are_read_page_by_page() {
         "7 messages in pages of 2 need getNextStatusList: {next_pages}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_names_the_key_and_the_reason_for_xta_sources() {
+    let x = Xta::start(&[("cottbus", COTTBUS)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("formserver.token"), TOKEN).unwrap();
+    std::fs::write(dir.path().join("other.token"), OTHER_TOKEN).unwrap();
+    std::fs::write(dir.path().join("wrong.password"), "nicht-das-Kennwort").unwrap();
+    let check = |extra: &str| {
+        let config = dir.path().join("amtsbote.toml");
+        std::fs::write(
+            &config,
+            config_text(dir.path(), free_port(), "http://127.0.0.1:9", extra),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_amtsbote"))
+            .arg("--config")
+            .arg(&config)
+            .arg("check")
+            .output()
+            .unwrap()
+    };
+    let good = check(&x.source("cottbus", "xta-postfach", "cottbus", COTTBUS, ""));
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let bad = x
+        .source("cottbus", "xta-postfach", "cottbus", "12052000", "")
+        .replace(
+            &x.path("p12.password").display().to_string(),
+            &dir.path().join("wrong.password").display().to_string(),
+        );
+    let out = check(&bad);
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("tenants.cottbus.sources.xta-postfach.client_certificate")
+            && text.contains("wrong password"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tenants.cottbus.sources.xta-postfach.reader")
+            && text.contains("prefix:kennung"),
+        "{text}"
+    );
+    assert!(!text.contains("nicht-das-Kennwort"), "never the password");
+}
