@@ -384,3 +384,82 @@ async fn check_names_the_key_and_the_reason_for_xta_sources() {
     );
     assert!(!text.contains("nicht-das-Kennwort"), "never the password");
 }
+
+/// Kills the sandbox process when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_sandbox_makes_certificates_and_takes_messages_the_broker_reads() {
+    let certs = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _sandbox = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_amtsbote"))
+            .args(["sandbox", "xta", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--certs")
+            .arg(certs.path())
+            .args(["--account", "cottbus=ags:12052000"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !certs.path().join("sandbox-xta.json").exists() {
+        assert!(Instant::now() < deadline, "the sandbox did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for file in ["ca.pem", "cottbus.p12", "sender.p12", "p12.password"] {
+        assert!(certs.path().join(file).exists(), "{file} written");
+    }
+    let messages = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/messages");
+    let sent = std::process::Command::new(env!("CARGO_BIN_EXE_amtsbote"))
+        .args(["sandbox", "xta-send", "--to", COTTBUS])
+        .arg("--certs")
+        .arg(certs.path())
+        .arg("--message")
+        .arg(messages.join("xgewerbeanzeige-2.2-gewerbemeldung.xml"))
+        .arg("--attachment")
+        .arg(messages.join("versicherungsnachweis.pdf"))
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&sent.stdout);
+    let id = stdout
+        .split_whitespace()
+        .nth(1)
+        .expect("sent <id> to mailbox …")
+        .to_string();
+    let path = |f: &str| certs.path().join(f).display().to_string();
+    let extra = format!(
+        r#"
+[tenants.cottbus.sources.xta-postfach]
+kind = "xta"
+endpoint = "https://127.0.0.1:{port}"
+client_certificate = "{p12}"
+client_certificate_password = {{ file = "{password}" }}
+ca_certificate = "{ca}"
+reader = "{COTTBUS}"
+poll_interval = "200ms"
+"#,
+        p12 = path("cottbus.p12"),
+        password = path("p12.password"),
+        ca = path("ca.pem"),
+    );
+    let b = Broker::start(Behaviour::default(), &extra).await;
+    let m = message_for(&b, &id, 30).await;
+    let m = b
+        .wait_state(m["id"].as_str().unwrap(), "delivered", 20)
+        .await;
+    assert_eq!(m["parts"].as_array().unwrap().len(), 2);
+    assert_eq!(m["header"]["xta"]["author"], "ags:09162000");
+}

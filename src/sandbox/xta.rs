@@ -9,11 +9,16 @@
 //! configuration for a mailbox; [`sample_message`] turns an XÖV document into an XTA message
 //! as an author's Fachverfahren would send it.
 
+use amtsbote_xta::XtaClient;
+use amtsbote_xta::client::{
+    ClientConfig, ClientIdentity, Endpoints, OutgoingMessage, TrustAnchors,
+};
 use amtsbote_xta::metadata::{BusinessScenario, KeyCode, MessageType, Qualifier};
 use amtsbote_xta::pki::{LocalAccount, LocalSandbox, local_sandbox};
 use amtsbote_xta::sandbox::{RunningSandbox, Sandbox};
 use amtsbote_xta::{Content, ContentContainer, MessageMetaData, PartyIdentifier};
 use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +27,17 @@ pub const SAMPLE_AUTHOR: &str = "ags:09162000";
 
 /// Name of the file holding the client certificates' password.
 pub const PASSWORD_FILE: &str = "p12.password";
+
+/// The account every local sandbox has for sending sample messages (`amtsbote sandbox
+/// xta-send`), acting as [`SAMPLE_AUTHOR`].
+pub const SENDER_ACCOUNT: &str = "sender";
+
+/// What a sender needs to reach a running sandbox (`sandbox-xta.json` in its directory).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxInfo {
+    /// Base URL of the running XTA server.
+    pub endpoint: String,
+}
 
 /// Test PKI and accounts of a local XTA sandbox, kept in a directory.
 pub struct Setup {
@@ -68,6 +84,12 @@ impl Setup {
                 identifiers,
             });
         }
+        if !parsed.iter().any(|a| a.name == SENDER_ACCOUNT) {
+            parsed.push(LocalAccount {
+                name: SENDER_ACCOUNT.into(),
+                identifiers: vec![PartyIdentifier::xoev(SAMPLE_AUTHOR)],
+            });
+        }
         let local = local_sandbox(dir, &parsed, &password).with_context(|| {
             format!(
                 "cannot set up the XTA sandbox certificates in {}",
@@ -81,10 +103,19 @@ impl Setup {
         })
     }
 
-    /// Starts the XTA server on `addr`.
+    /// Starts the XTA server on `addr` and writes `sandbox-xta.json` for senders.
     pub async fn start(&self, addr: SocketAddr) -> Result<RunningSandbox> {
         let sandbox = Sandbox::new(self.local.config.clone())?;
-        Ok(sandbox.spawn(addr).await?)
+        let running = sandbox.spawn(addr).await?;
+        let info = SandboxInfo {
+            endpoint: running.base_url.clone(),
+        };
+        std::fs::write(
+            self.dir.join("sandbox-xta.json"),
+            serde_json::to_vec_pretty(&info)?,
+        )
+        .with_context(|| format!("cannot write {}/sandbox-xta.json", self.dir.display()))?;
+        Ok(running)
     }
 
     /// The PKCS#12 file of `account`.
@@ -205,4 +236,44 @@ pub fn sample_message(
             container.with_attachment(Content::new(data, content_type).with_filename(filename));
     }
     Ok((metadata, container))
+}
+
+/// Sends an XÖV document (with attachments) to `reader` through a running sandbox in `dir`,
+/// the way an author's Fachverfahren does: as the sender account, over mutual TLS,
+/// `createMessageId` then `sendMessage`. Returns the MessageID.
+pub async fn send_sample(
+    dir: &Path,
+    reader: &str,
+    xml: &[u8],
+    attachments: Vec<(String, String, Vec<u8>)>,
+) -> Result<String> {
+    let info: SandboxInfo = serde_json::from_slice(
+        &std::fs::read(dir.join("sandbox-xta.json")).with_context(|| {
+            format!(
+                "{}/sandbox-xta.json (is the sandbox running?)",
+                dir.display()
+            )
+        })?,
+    )?;
+    let password = std::fs::read_to_string(dir.join(PASSWORD_FILE))
+        .with_context(|| format!("cannot read {}/{PASSWORD_FILE}", dir.display()))?;
+    let mut config = ClientConfig::new(Endpoints::from_base(&info.endpoint));
+    config.identity = Some(ClientIdentity::from_pkcs12_file(
+        dir.join(format!("{SENDER_ACCOUNT}.p12")),
+        password.trim(),
+    )?);
+    config.trust = Some(TrustAnchors::from_pem_file(dir.join("ca.pem"))?);
+    config.builtin_roots = false;
+    config.author = Some(PartyIdentifier::xoev(SAMPLE_AUTHOR));
+    let client = XtaClient::new(config)?;
+    let (mut metadata, container) = sample_message(xml, SAMPLE_AUTHOR, reader, attachments)?;
+    metadata.message_id = client.create_message_id().await?;
+    let id = metadata.message_id.clone();
+    client
+        .send_message(&OutgoingMessage {
+            metadata,
+            container,
+        })
+        .await?;
+    Ok(id)
 }
