@@ -5,8 +5,8 @@
 use crate::backend::{self, KeyPolicy, Stores};
 use crate::config::{Config, ConfigError};
 use crate::connectors::{self, ConnectorHandle};
-use crate::inbound::fit_connect;
 use crate::inbound::http::{HttpIntake, HttpSources};
+use crate::inbound::{fit_connect, xta};
 use crate::intake::{DocumentLimits, Intake};
 use crate::ledger::{MessageFilter, Transition};
 use crate::message::State;
@@ -23,6 +23,23 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// This process's name among the replicas of a cluster: host name, process id and a short
+/// random suffix (a restarted process with a recycled pid is still someone else). Poller
+/// leases are held under it.
+pub fn replica_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        let suffix: u32 = rand::random();
+        format!("{host}-{}-{:06x}", std::process::id(), suffix & 0xff_ffff)
+    })
+}
+
 /// How long deliveries in flight may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -36,6 +53,8 @@ pub struct Plan {
     pub sources: HttpSources,
     /// FIT-Connect destinations, keys loaded.
     pub fit_connect: Vec<Arc<fit_connect::Destination>>,
+    /// XTA accounts (mailboxes), client certificates opened.
+    pub xta: Vec<Arc<xta::Account>>,
     /// Compiled mapping files by id.
     pub mappings: Mappings,
 }
@@ -123,6 +142,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
     let fit_connect = fit_connect::build(config)
         .map_err(|e| errors.extend(e))
         .ok();
+    let xta = xta::build(config).map_err(|e| errors.extend(e)).ok();
     let mappings = mappings(config).map_err(|e| errors.extend(e)).ok();
     match (
         router,
@@ -130,6 +150,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
         connectors,
         sources,
         fit_connect,
+        xta,
         mappings,
     ) {
         (
@@ -138,6 +159,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
             Some(connectors),
             Some(sources),
             Some(fit_connect),
+            Some(xta),
             Some(mappings),
         ) if errors.is_empty() => Ok(Plan {
             router,
@@ -145,6 +167,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
             connectors,
             sources,
             fit_connect,
+            xta,
             mappings,
         }),
         _ => Err(errors),
@@ -246,6 +269,20 @@ pub async fn start(config: &Config) -> Result<Running> {
                 "recovered messages a previous run was delivering; they are attempted again"
             );
         }
+        // Likewise poller leases: a previous process (killed, crashed) would otherwise keep
+        // its mailboxes unread until its leases expire.
+        let pollers =
+            e.db.write(|c| {
+                Ok::<_, crate::ledger::LedgerError>(c.execute("DELETE FROM poller_leases", [])?)
+            })
+            .await
+            .context("cannot recover poller leases")?;
+        if pollers > 0 {
+            tracing::info!(
+                released = pollers,
+                "released the poller leases of a previous run"
+            );
+        }
     }
 
     let limits = DocumentLimits {
@@ -311,6 +348,16 @@ pub async fn start(config: &Config) -> Result<Running> {
             tenant = %destination.tenant, "starting FIT-Connect subscriber");
         let adapter = fit_connect::Adapter {
             destination,
+            intake: intake.clone(),
+            ledger: stores.ledger.clone(),
+        };
+        tasks.spawn(adapter.run(shutdown.clone()));
+    }
+    for account in plan.xta {
+        tracing::info!(source = %account.source, reader = %account.reader,
+            tenant = %account.tenant, "starting XTA mailbox poller");
+        let adapter = xta::Adapter {
+            account,
             intake: intake.clone(),
             ledger: stores.ledger.clone(),
         };

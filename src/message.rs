@@ -187,7 +187,35 @@ pub struct XoevHeader {
     pub author: Option<String>,
     /// Reader authority as `prefix:id`.
     pub reader: Option<String>,
-    /// The message says it is a test message (`test` attribute).
+    /// The message says it is a test message (`test` attribute, or the XTA transport's
+    /// `TestMsg`).
+    pub test: bool,
+    /// What the XTA transport order said, for messages that came over XTA 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xta: Option<XtaMeta>,
+}
+
+/// What an XTA 2 transport order (`MessageMetaData`) says about a message: identifiers and
+/// codes that routes match on and operators see — no payload content.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct XtaMeta {
+    /// The XTA MessageID (`MsgIdentification/wsa:MessageID`).
+    pub message_id: String,
+    /// Author (`Originators/Author`) as `prefix:kennung`.
+    pub author: String,
+    /// Reader (`Destinations/Reader`) as `prefix:kennung`: the mailbox it was fetched from.
+    pub reader: String,
+    /// DVDV service URI (`Qualifier/Service`).
+    pub service: String,
+    /// Business scenario code (`Qualifier/BusinessScenario`).
+    pub business_scenario: String,
+    /// Message type code (`Qualifier/MessageType/code`).
+    pub message_type: String,
+    /// `MessageType/@payloadSchema`: the namespace of the payload's schema.
+    #[serde(default)]
+    pub payload_schema: String,
+    /// `@TestMsg`.
+    #[serde(default)]
     pub test: bool,
 }
 

@@ -84,6 +84,8 @@ struct Rule {
     destination: Option<Pattern>,
     reader: Option<Pattern>,
     author: Option<Pattern>,
+    xta_service: Option<Pattern>,
+    business_scenario: Option<Pattern>,
     test_messages: TestMessages,
     validate: bool,
     unknown_schema: UnknownSchema,
@@ -96,6 +98,15 @@ fn field(p: &Option<Pattern>, value: Option<&str>) -> bool {
         (None, _) => true,
         (Some(p), Some(v)) => p.matches(v),
         (Some(_), None) => false,
+    }
+}
+
+/// A field known from two places (the XÖV header and the XTA transport order): the pattern
+/// matches if either value does.
+fn either(p: &Option<Pattern>, first: Option<&str>, second: Option<&str>) -> bool {
+    match p {
+        None => true,
+        Some(p) => first.is_some_and(|v| p.matches(v)) || second.is_some_and(|v| p.matches(v)),
     }
 }
 
@@ -113,6 +124,8 @@ impl Rule {
             destination: pat(&r.destination),
             reader: pat(&r.reader),
             author: pat(&r.author),
+            xta_service: pat(&r.xta_service),
+            business_scenario: pat(&r.business_scenario),
             test_messages: r.test_messages,
             validate: r.validate,
             unknown_schema: r.unknown_schema,
@@ -130,6 +143,7 @@ impl Rule {
                     || h.message_type.as_deref().is_some_and(|c| p.matches(c))
             }
         };
+        let xta = h.xta.as_ref();
         let test = match self.test_messages {
             TestMessages::Exclude => !h.test,
             TestMessages::Include => true,
@@ -145,8 +159,21 @@ impl Rule {
             && message_type
             && field(&self.service_key, m.service_key)
             && field(&self.destination, m.destination)
-            && field(&self.reader, h.reader.as_deref())
-            && field(&self.author, h.author.as_deref())
+            && either(
+                &self.reader,
+                h.reader.as_deref(),
+                xta.map(|x| x.reader.as_str()),
+            )
+            && either(
+                &self.author,
+                h.author.as_deref(),
+                xta.map(|x| x.author.as_str()),
+            )
+            && field(&self.xta_service, xta.map(|x| x.service.as_str()))
+            && field(
+                &self.business_scenario,
+                xta.map(|x| x.business_scenario.as_str()),
+            )
     }
 }
 

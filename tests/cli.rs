@@ -173,7 +173,12 @@ fn the_demo_delivers_every_sample() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
     assert!(
-        out.contains("6 of 6 message(s) delivered") && out.matches("accepted").count() >= 2,
+        out.contains("8 of 8 message(s) delivered") && out.matches("accepted").count() >= 2,
+        "{out}"
+    );
+    assert!(
+        out.matches("XTA closed").count() == 2
+            && out.contains("XTA: 2 of 2 message(s) taken from the mailbox and closed"),
         "{out}"
     );
     assert!(out.contains("retrying"), "the demo shows a retry: {out}");

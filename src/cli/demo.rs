@@ -3,7 +3,10 @@
 //! Starts a broker on embedded defaults in a temporary directory, a sample Fachverfahren that
 //! answers `503` to the first attempt of some messages (so retries show), and sends the sample
 //! applications from `examples/messages/` (compiled in) through HTTP intake — one with a PDF
-//! attachment, one twice to show deduplication. Then it waits and prints what happened.
+//! attachment, one twice to show deduplication. Bauanträge arrive over a sandbox FIT-Connect
+//! Zustelldienst, and an xdomea Aussonderung and a Gewerbeanmeldung wait in the XTA 2 mailbox
+//! of Cottbus at a sandbox XTA server (mutual TLS, certificates made on the spot). Then it
+//! waits and prints what happened.
 
 use crate::broker;
 use crate::config::{
@@ -14,6 +17,7 @@ use crate::ledger::MessageFilter;
 use crate::message::{MessageId, State};
 use crate::sandbox::fachverfahren::{Behaviour, SampleFachverfahren};
 use crate::sandbox::fit_connect::{SandboxInfo, Setup, sender_client};
+use crate::sandbox::xta;
 use amtsbote_fit_connect::sandbox::RunningSandbox;
 use amtsbote_fit_connect::sender::{self, Application, OutgoingAttachment, SendOptions};
 use amtsbote_fit_connect::wire::ServiceType;
@@ -209,6 +213,74 @@ fn add_fit_connect(
     Ok(())
 }
 
+/// The XTA part of the demo: what waits in the XTA mailbox of Cottbus (reader
+/// `ags:12052000`) at a sandbox XTA server, as the Kreis's Fachverfahren sent it.
+const XTA_MAILBOX: &str = "ags:12052000";
+const XTA_MESSAGES: &[(&str, &[u8], bool)] = &[
+    (
+        "xdomea-4.0-aussonderung-0503.xml",
+        include_bytes!("../../examples/messages/xdomea-4.0-aussonderung-0503.xml"),
+        true,
+    ),
+    (
+        "xgewerbeanzeige-2.2-gewerbemeldung.xml",
+        include_bytes!("../../examples/messages/xgewerbeanzeige-2.2-gewerbemeldung.xml"),
+        false,
+    ),
+];
+
+/// Starts the sandbox XTA server (certificates in `dir`) and fills the mailbox of Cottbus.
+/// Returns the XTA MessageIDs with their files.
+async fn start_xta(
+    dir: &std::path::Path,
+) -> Result<(
+    xta::Setup,
+    amtsbote_xta::sandbox::RunningSandbox,
+    Vec<(String, &'static str)>,
+)> {
+    let setup = xta::Setup::load_or_create(dir, &[format!("cottbus={XTA_MAILBOX}")])?;
+    let running = setup.start("127.0.0.1:0".parse()?).await?;
+    let mut ids = Vec::new();
+    for (file, body, with_pdf) in XTA_MESSAGES {
+        let attachments = if *with_pdf {
+            vec![(
+                "abgabeverzeichnis.pdf".to_string(),
+                "application/pdf".to_string(),
+                include_bytes!("../../examples/messages/versicherungsnachweis.pdf").to_vec(),
+            )]
+        } else {
+            Vec::new()
+        };
+        let (metadata, container) =
+            xta::sample_message(body, xta::SAMPLE_AUTHOR, XTA_MAILBOX, attachments)?;
+        ids.push((metadata.message_id.clone(), *file));
+        running.control.deliver(metadata, container)?;
+    }
+    Ok((setup, running, ids))
+}
+
+/// Writes the XTA source of the demo (the text `amtsbote sandbox xta` prints) into the
+/// configuration.
+fn add_xta(
+    c: &mut Config,
+    setup: &xta::Setup,
+    running: &amtsbote_xta::sandbox::RunningSandbox,
+) -> Result<()> {
+    let toml = setup
+        .source_toml("cottbus", "xta-postfach", "cottbus", XTA_MAILBOX, running)
+        .replace("poll_interval = \"5s\"", "poll_interval = \"500ms\"");
+    let table: toml::Table = toml::from_str(&toml)?;
+    let source = crate::config::SourceConfig::deserialize(
+        table["tenants"]["cottbus"]["sources"]["xta-postfach"].clone(),
+    )?;
+    c.tenants
+        .get_mut("cottbus")
+        .expect("demo tenant")
+        .sources
+        .insert("xta-postfach".into(), source);
+    Ok(())
+}
+
 async fn submit_bauantraege(setup: &Setup) -> Result<Vec<(String, String)>> {
     let info: SandboxInfo =
         serde_json::from_slice(&std::fs::read(setup.dir.join("sandbox.json"))?)?;
@@ -391,6 +463,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let mut config = demo_config(dir.path(), &fv)?;
     add_mappings(&mut config, dir.path())?;
     add_fit_connect(&mut config, &zustelldienst, &sandbox, &fv)?;
+    let (xta_setup, xta_server, xta_sent) = start_xta(&dir.path().join("xta")).await?;
+    add_xta(&mut config, &xta_setup, &xta_server)?;
     let running = broker::start(&config).await?;
     let base = format!("http://{}", running.addr);
     let token = std::fs::read_to_string(dir.path().join("formserver.token"))?;
@@ -408,6 +482,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         "  FIT-Connect sandbox  {}  (Zustelldienst with destination {})",
         sandbox.base_url, zustelldienst.destination_id
     );
+    println!(
+        "  XTA 2 sandbox        {}  (mutual TLS; mailbox {XTA_MAILBOX} of Cottbus)",
+        xta_server.base_url
+    );
     println!();
     let client = reqwest::Client::new();
     let mut sent: BTreeMap<MessageId, &Sample> = BTreeMap::new();
@@ -422,6 +500,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         SAMPLES[0].file
     );
     let submissions = submit_bauantraege(&zustelldienst).await?;
+    for (id, file) in &xta_sent {
+        println!("  waiting in XTA mailbox {file:<37} → XTA MessageID {id}");
+    }
+    let closed = |mid: &str| {
+        xta_server
+            .control
+            .mailbox(XTA_MAILBOX)
+            .iter()
+            .any(|e| e.message_id == mid && e.closed)
+    };
     let answered = |sid: &str| {
         sandbox
             .control
@@ -438,7 +526,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             .list(&MessageFilter::default())
             .await?;
         let done = all.iter().all(|m| m.state.is_final())
-            && all.len() == sent.len() + submissions.len()
+            && all.len() == sent.len() + submissions.len() + xta_sent.len()
+            && xta_sent.iter().all(|(mid, _)| closed(mid))
             && submissions
                 .iter()
                 .all(|(sid, _)| matches!(answered(sid).as_str(), "accepted" | "rejected"));
@@ -450,13 +539,15 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 
     println!();
     println!(
-        "{:<36}  {:<15} {:<30} {:<24} {:<10} {:>8}  FIT-Connect",
+        "{:<36}  {:<15} {:<30} {:<24} {:<10} {:>8}  transport",
         "message", "tenant", "standard / type", "route", "state", "attempts"
     );
     for m in &records {
-        let fit_connect = match (m.source.as_str(), &m.transport_id) {
-            ("bauportal", Some(sid)) => answered(sid),
-            _ => "-".into(),
+        let transport = match (m.source.as_str(), &m.transport_id) {
+            ("bauportal", Some(sid)) => format!("FIT-Connect {}", answered(sid)),
+            ("xta-postfach", Some(mid)) if closed(mid) => "XTA closed".into(),
+            ("xta-postfach", Some(_)) => "XTA open".into(),
+            _ => "HTTP".into(),
         };
         println!(
             "{:<36}  {:<15} {:<30} {:<24} {:<10} {:>8}  {}",
@@ -466,7 +557,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             m.route.as_deref().unwrap_or("-"),
             m.state.as_str(),
             m.attempts,
-            fit_connect
+            transport
         );
     }
     let delivered = records
@@ -508,9 +599,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .iter()
         .filter(|(sid, _)| answered(sid) == "accepted")
         .count();
+    let xta_closed = xta_sent.iter().filter(|(mid, _)| closed(mid)).count();
+    println!(
+        "FIT-Connect: {accepted} of {} submission(s) accepted; XTA: {xta_closed} of {} message(s) taken from the mailbox and closed",
+        submissions.len(),
+        xta_sent.len()
+    );
     let ok = delivered == records.len()
-        && records.len() == sent.len() + submissions.len()
-        && accepted == submissions.len();
+        && records.len() == sent.len() + submissions.len() + xta_sent.len()
+        && accepted == submissions.len()
+        && xta_closed == xta_sent.len();
 
     if args.keep_running {
         println!();
@@ -526,6 +624,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     }
     running.stop().await;
     sandbox.shutdown().await;
+    xta_server.shutdown().await;
     fv.stop();
     Ok(if ok {
         ExitCode::SUCCESS

@@ -122,6 +122,18 @@ pub async fn run(config_path: Option<&Path>, cmd: Command) -> anyhow::Result<Exi
                 if let Some(d) = &m.destination {
                     println!("destination {d}");
                 }
+                if let Some(x) = &m.header.xta {
+                    println!("xta         MessageID {}", x.message_id);
+                    println!(
+                        "            {} → {}, service {}, scenario {}, type {}{}",
+                        x.author,
+                        x.reader,
+                        x.service,
+                        x.business_scenario,
+                        x.message_type,
+                        if x.test { ", test message" } else { "" }
+                    );
+                }
                 println!(
                     "route       {} → {}",
                     m.route.as_deref().unwrap_or("-"),

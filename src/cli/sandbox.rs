@@ -3,6 +3,7 @@
 
 use crate::sandbox::fachverfahren::{Behaviour, SampleFachverfahren};
 use crate::sandbox::fit_connect::{SandboxInfo, Setup, sender_client};
+use crate::sandbox::xta;
 use amtsbote_fit_connect::sender::{Application, OutgoingAttachment, SendOptions, send};
 use amtsbote_fit_connect::wire::ServiceType;
 use clap::Subcommand;
@@ -38,6 +39,40 @@ pub enum Command {
         #[arg(long)]
         callback_url: Option<String>,
     },
+    /// A local XTA 2 server (XTA-Webservice v3/v4 over mutual TLS) with mailboxes. The test
+    /// CA, the server certificate and one PKCS#12 client certificate per account are kept in
+    /// --certs (made if missing, reused after); prints the broker configuration per mailbox.
+    Xta {
+        #[arg(long, default_value = "127.0.0.1:8473")]
+        listen: SocketAddr,
+        /// Where the CA, certificates, `p12.password` and `sandbox-xta.json` are kept.
+        #[arg(long, default_value = "xta-sandbox")]
+        certs: PathBuf,
+        /// An account and its mailboxes: `name=prefix:kennung[,prefix:kennung…]`
+        /// (repeatable). Default: `demo=ags:12052000`. An account `sender`
+        /// (`ags:09162000`) is always there for `sandbox xta-send`.
+        #[arg(long)]
+        account: Vec<String>,
+        /// XÖV documents put into the first mailbox at start (repeatable).
+        #[arg(long)]
+        seed: Vec<PathBuf>,
+    },
+    /// Send an XÖV message to a mailbox of a running XTA sandbox, as an author's Fachverfahren
+    /// does (createMessageId, sendMessage, as account `sender`, over mutual TLS).
+    XtaSend {
+        /// The sandbox's --certs directory.
+        #[arg(long, default_value = "xta-sandbox")]
+        certs: PathBuf,
+        /// The reader (mailbox), `prefix:kennung`.
+        #[arg(long, default_value = "ags:12052000")]
+        to: String,
+        /// The XÖV document (the message content).
+        #[arg(long)]
+        message: PathBuf,
+        /// Further content parts (repeatable), e.g. PDFs.
+        #[arg(long)]
+        attachment: Vec<PathBuf>,
+    },
     /// Submit an application to a running FIT-Connect sandbox, exactly as an online service
     /// does: fetch the destination's key, encrypt metadata, data and attachments, submit.
     Submit {
@@ -71,8 +106,102 @@ fn mime_of(path: &std::path::Path) -> &'static str {
     }
 }
 
+fn attachments_of(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
+    paths
+        .iter()
+        .map(|a| {
+            let name = a
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "attachment".into());
+            let data = std::fs::read(a)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.display()))?;
+            Ok((name, mime_of(a).to_string(), data))
+        })
+        .collect()
+}
+
 pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
+        Command::Xta {
+            listen,
+            certs,
+            account,
+            seed,
+        } => {
+            let accounts = if account.is_empty() {
+                vec!["demo=ags:12052000".to_string()]
+            } else {
+                account
+            };
+            let setup = xta::Setup::load_or_create(&certs, &accounts)?;
+            let running = setup.start(listen).await?;
+            let first = setup.accounts[0].identifiers[0].value.clone();
+            for file in &seed {
+                let xml = std::fs::read(file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                let (metadata, container) =
+                    xta::sample_message(&xml, xta::SAMPLE_AUTHOR, &first, Vec::new())?;
+                running.control.deliver(metadata, container)?;
+            }
+            println!("XTA 2 sandbox server (XTA-Webservice v3/v4, mutual TLS)");
+            println!("  endpoint        {}", running.base_url);
+            println!("  CA certificate  {}", setup.local.ca_pem.display());
+            println!(
+                "  password        in {}/{}",
+                certs.display(),
+                xta::PASSWORD_FILE
+            );
+            for a in &setup.accounts {
+                let ids: Vec<&str> = a.identifiers.iter().map(|i| i.value.as_str()).collect();
+                println!(
+                    "  account {:<8} {} (certificate {})",
+                    a.name,
+                    ids.join(", "),
+                    setup
+                        .pkcs12(&a.name)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                );
+            }
+            if !seed.is_empty() {
+                println!("  {} message(s) waiting in mailbox {first}", seed.len());
+            }
+            println!();
+            println!("Broker configuration per mailbox (put it into the tenant's conf.d file):");
+            for a in setup
+                .accounts
+                .iter()
+                .filter(|a| a.name != xta::SENDER_ACCOUNT)
+            {
+                for id in &a.identifiers {
+                    println!();
+                    println!(
+                        "{}",
+                        setup.source_toml("<tenant>", "<source-id>", &a.name, &id.value, &running)
+                    );
+                }
+            }
+            println!(
+                "Send with: amtsbote sandbox xta-send --certs {} --to {first} --message message.xml --attachment file.pdf",
+                certs.display()
+            );
+            tokio::signal::ctrl_c().await?;
+            running.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::XtaSend {
+            certs,
+            to,
+            message,
+            attachment,
+        } => {
+            let xml = std::fs::read(&message)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", message.display()))?;
+            let id = xta::send_sample(&certs, &to, &xml, attachments_of(&attachment)?).await?;
+            println!("sent {id} to mailbox {to}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::FitConnect {
             listen,
             dir,

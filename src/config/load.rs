@@ -217,6 +217,13 @@ fn resolve_paths(c: &mut Config, base: &Path) {
                     fix_secret(c);
                 }
             }
+            SourceConfig::Xta(x) => {
+                fix(&mut x.client_certificate);
+                fix_secret(&mut x.client_certificate_password);
+                if let Some(ca) = x.ca_certificate.as_mut() {
+                    fix(ca);
+                }
+            }
         }
     }
     let connectors = c.connectors.values_mut().chain(

@@ -281,6 +281,69 @@ pub enum SourceConfig {
     /// tenant's own source.
     #[serde(rename = "fit-connect")]
     FitConnect(Box<FitConnectSource>),
+    /// An XTA 2 mailbox (reader identity) of the tenant at an XTA server: the broker polls it,
+    /// fetches what the filter lets through and closes each message once it is stored. Only
+    /// as a tenant's own source.
+    Xta(Box<XtaSource>),
+}
+
+/// An XTA 2 account and the mailbox read with it (XTA-Webservice v3/v4). The client
+/// certificate identifies the account; its password comes from a file or the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XtaSource {
+    /// Base URL of the XTA server, e.g. `https://xta.example.de`; the three ports are under it
+    /// at the Governikus MultiMessenger paths (`/MB_XTA-WS/XTA210msgBoxPort.svc`, …) unless
+    /// the `*_url` keys name them.
+    pub endpoint: String,
+    /// Full URL of the MsgBoxPort, if the provider's path differs from the default.
+    #[serde(default)]
+    pub msg_box_url: Option<String>,
+    /// Full URL of the ManagementPort, if the provider's path differs from the default.
+    #[serde(default)]
+    pub management_url: Option<String>,
+    /// The account's client certificate: a PKCS#12 file (`.p12`/`.pfx`) as the XTA provider
+    /// issued it.
+    pub client_certificate: PathBuf,
+    /// The PKCS#12 file's password.
+    pub client_certificate_password: SecretRef,
+    /// PEM file with the CA certificate(s) the server's TLS certificate is checked against.
+    /// Given: only these are trusted; absent: the public web PKI roots.
+    #[serde(default)]
+    pub ca_certificate: Option<PathBuf>,
+    /// The mailbox read: the reader identity as `prefix:kennung` (DVDV prefix and authority
+    /// key, e.g. `ags:12052000`, `psw:11007007`). Sent as `oscimeta:Author`.
+    pub reader: String,
+    /// How often the mailbox is looked at.
+    #[serde(default = "xta_poll_interval", with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Entries per status list page (`maxListItems`); further pages with `getNextStatusList`.
+    #[serde(default = "xta_max_list_items")]
+    pub max_list_items: u32,
+    /// Which messages this source takes; the rest stays in the mailbox for whoever can.
+    #[serde(default)]
+    pub filter: XtaFilter,
+}
+
+/// Applied to the status list before anything is downloaded. Each list allows values
+/// (`*`/`?` wildcards, case-insensitive); an empty list allows everything. A message is
+/// taken when all three allow it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XtaFilter {
+    /// DVDV service URIs (`Qualifier/Service`), e.g. `urn:xoev-de:xdomea:schema:xdomea_3.0.0`.
+    pub services: Vec<String>,
+    /// Business scenario codes (`Qualifier/BusinessScenario`), e.g. `XDOMEA_DATA`.
+    pub business_scenarios: Vec<String>,
+    /// Message type codes (`Qualifier/MessageType/code`), e.g. `0401`.
+    pub message_types: Vec<String>,
+}
+
+fn xta_poll_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn xta_max_list_items() -> u32 {
+    50
 }
 
 /// A FIT-Connect destination. Keys and secrets come from files or the environment.
@@ -473,15 +536,24 @@ pub struct RouteConfig {
     /// LeiKa Leistungsschlüssel (service key, 14 digits) pattern.
     #[serde(default)]
     pub service_key: Option<String>,
-    /// Transport destination pattern: a FIT-Connect destination id (or an XTA reader).
+    /// Transport destination pattern: a FIT-Connect destination id, or an XTA reader
+    /// (the mailbox, `prefix:kennung`).
     #[serde(default)]
     pub destination: Option<String>,
-    /// Reader authority as `prefix:id`, e.g. `psw:11*`.
+    /// Reader authority as `prefix:id`, e.g. `psw:11*`: the XÖV header's reader or the XTA
+    /// transport's reader (either may match).
     #[serde(default)]
     pub reader: Option<String>,
-    /// Author authority as `prefix:id`.
+    /// Author authority as `prefix:id`: the XÖV header's author or the XTA transport's
+    /// author (either may match).
     #[serde(default)]
     pub author: Option<String>,
+    /// XTA service URI (`Qualifier/Service`) pattern; only XTA messages have one.
+    #[serde(default)]
+    pub xta_service: Option<String>,
+    /// XTA business scenario code pattern, e.g. `XDOMEA_DATA`; only XTA messages have one.
+    #[serde(default)]
+    pub business_scenario: Option<String>,
     /// Messages marked as test messages (`test` attribute): `exclude` (default: this route
     /// never matches them), `include`, or `only` (e.g. a route to a Fachverfahren's test
     /// instance).
@@ -521,6 +593,8 @@ impl Default for RouteConfig {
             destination: None,
             reader: None,
             author: None,
+            xta_service: None,
+            business_scenario: None,
             test_messages: TestMessages::Exclude,
             validate: true,
             unknown_schema: UnknownSchema::Pass,

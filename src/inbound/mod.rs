@@ -3,3 +3,4 @@
 
 pub mod fit_connect;
 pub mod http;
+pub mod xta;

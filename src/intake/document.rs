@@ -83,6 +83,7 @@ pub fn header_of(s: &Sniffed) -> XoevHeader {
         author: s.author.as_ref().map(|a| a.to_string()),
         reader: s.reader.as_ref().map(|a| a.to_string()),
         test: s.test,
+        xta: None,
     }
 }
 

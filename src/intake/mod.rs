@@ -11,7 +11,9 @@ mod document;
 pub mod schema;
 
 use crate::ledger::{Admission, Ledger, LedgerError, NewMessage};
-use crate::message::{Envelope, MessageId, PAYLOAD_PART, Part, State, XoevHeader, now_millis};
+use crate::message::{
+    Envelope, MessageId, PAYLOAD_PART, Part, State, XoevHeader, XtaMeta, now_millis,
+};
 use crate::payload::{ByteStream, PayloadError, PayloadStore, put_bytes};
 use crate::routing::{RouteInput, Router};
 use crate::telemetry::events::{DuplicateIgnored, MessageAdmitted};
@@ -163,6 +165,7 @@ impl Intake {
             parts: Vec::new(),
             stored_bytes: 0,
             document: None,
+            xta: None,
             committed: false,
         }))
     }
@@ -191,6 +194,8 @@ pub struct Draft {
     parts: Vec<Part>,
     stored_bytes: u64,
     document: Option<(Option<String>, Bytes)>,
+    /// The XTA transport order, for messages that came over XTA.
+    xta: Option<XtaMeta>,
     committed: bool,
 }
 
@@ -280,6 +285,21 @@ impl Draft {
         self.origin.service_key = key;
     }
 
+    /// What the XTA transport order says (author, reader, service, scenario, type): kept
+    /// with the message and matched by routes. A `TestMsg` makes it a test message.
+    pub fn set_xta(&mut self, meta: XtaMeta) {
+        self.xta = Some(meta);
+    }
+
+    /// The header of a message whose document says nothing: only the transport's facts.
+    fn transport_header(&self) -> XoevHeader {
+        XoevHeader {
+            test: self.xta.as_ref().is_some_and(|x| x.test),
+            xta: self.xta.clone(),
+            ..Default::default()
+        }
+    }
+
     /// Records the message as `rejected` without routing it: the transport's own checks
     /// failed (a FIT-Connect submission that does not decrypt or whose hashes are wrong).
     /// What was set as document and attached is kept as evidence; `reason` is the ledger's
@@ -316,7 +336,7 @@ impl Draft {
                 transport_id: self.origin.transport_id.clone(),
                 received_at: now_millis(),
                 content_type,
-                header: XoevHeader::default(),
+                header: self.transport_header(),
                 service_key: self.origin.service_key.clone(),
                 destination: self.origin.destination.clone(),
                 parts: self.parts.clone(),
@@ -383,7 +403,11 @@ impl Draft {
         let intake = self.intake.clone();
         let (declared, body) = self.document.take().ok_or(IntakeError::MissingDocument)?;
         let checked = document::check(declared.as_deref(), &body, &intake.limits)?;
-        let header: XoevHeader = checked.header.clone();
+        let mut header: XoevHeader = checked.header.clone();
+        if let Some(xta) = &self.xta {
+            header.test |= xta.test;
+            header.xta = Some(xta.clone());
+        }
         let route = intake.router.route(&RouteInput {
             tenant: &self.origin.tenant,
             source: &self.origin.source,

@@ -3,3 +3,4 @@
 
 pub mod fachverfahren;
 pub mod fit_connect;
+pub mod xta;

@@ -222,3 +222,149 @@ impl MessagePurged {
         tracing::info!(message_id = %self.id, parts = self.parts, "payload purged after the retention period");
     }
 }
+
+/// Labels of an XTA source.
+fn xta_labels(tenant: &str, source: &str) -> SourceLabels {
+    SourceLabels {
+        tenant: tenant.into(),
+        source: source.into(),
+    }
+}
+
+/// The XTA server let the account in (`checkAccountActive` succeeded).
+pub struct XtaAccountActive<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub reader: &'a str,
+    /// It had been refused before.
+    pub recovered: bool,
+    /// Unix time the client certificate expires.
+    pub certificate_expires_at: i64,
+}
+
+impl XtaAccountActive<'_> {
+    pub fn emit(&self) {
+        if self.recovered {
+            tracing::info!(
+                tenant = self.tenant,
+                source = self.source,
+                reader = self.reader,
+                "XTA account usable again; polling resumes"
+            );
+        } else {
+            tracing::info!(
+                tenant = self.tenant,
+                source = self.source,
+                reader = self.reader,
+                "XTA account active; polling the mailbox"
+            );
+        }
+        let m = metrics();
+        let labels = xta_labels(self.tenant, self.source);
+        m.xta_account_active.get_or_create(&labels).set(1);
+        m.xta_certificate_expiry
+            .get_or_create(&labels)
+            .set(self.certificate_expires_at);
+    }
+}
+
+/// The XTA server refuses the account (permission fault 9010–9014, or the TLS handshake
+/// refused the client certificate): polling this account stops until a later
+/// `checkAccountActive` succeeds. Said once per refusal, not every re-check.
+pub struct XtaAccountRefused<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub reader: &'a str,
+    /// The client's error (operation, fault code, advice; never the server's free text).
+    pub error: &'a str,
+    pub recheck_in: Duration,
+}
+
+impl XtaAccountRefused<'_> {
+    pub fn emit(&self) {
+        tracing::error!(
+            tenant = self.tenant,
+            source = self.source,
+            reader = self.reader,
+            error = self.error,
+            recheck_in_s = self.recheck_in.as_secs(),
+            "XTA account refused: polling of this mailbox stopped; its messages stay at the XTA server. Check the client certificate (validity, issuer, password) and the account with the XTA provider; the broker re-checks with checkAccountActive"
+        );
+        metrics()
+            .xta_account_active
+            .get_or_create(&xta_labels(self.tenant, self.source))
+            .set(0);
+    }
+}
+
+/// A poll round failed for a reason worth retrying (XTA technical fault 9030–9032, HTTP 5xx,
+/// timeout, connection, storage).
+pub struct XtaPollFailed<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub error: &'a str,
+    pub retry_in: Duration,
+}
+
+impl XtaPollFailed<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            tenant = self.tenant,
+            source = self.source,
+            error = self.error,
+            retry_in_ms = self.retry_in.as_millis() as u64,
+            "XTA: polling failed; will try again"
+        );
+        metrics()
+            .xta_poll_failures
+            .get_or_create(&xta_labels(self.tenant, self.source))
+            .inc();
+    }
+}
+
+/// A message fetched from an XTA mailbox is durable here and was closed at the server.
+pub struct XtaMessageClosed<'a> {
+    pub id: MessageId,
+    pub tenant: &'a str,
+    pub source: &'a str,
+    /// The XTA MessageID.
+    pub transport_id: &'a str,
+    /// Bytes of content and attachments (0 when it was known already and not fetched again).
+    pub size: u64,
+    /// Known from an earlier fetch (a crash before close): only closed now.
+    pub repeat: bool,
+}
+
+impl XtaMessageClosed<'_> {
+    pub fn emit(&self) {
+        tracing::info!(message_id = %self.id, tenant = self.tenant, source = self.source,
+            xta_message_id = self.transport_id, size = self.size, repeat = self.repeat,
+            "XTA: message stored and closed at the XTA server");
+        metrics()
+            .xta_closed
+            .get_or_create(&xta_labels(self.tenant, self.source))
+            .inc();
+    }
+}
+
+/// Messages in the mailbox this source's filter leaves for others (not downloaded).
+pub struct XtaMessagesLeft<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub count: u64,
+}
+
+impl XtaMessagesLeft<'_> {
+    pub fn emit(&self) {
+        tracing::debug!(
+            tenant = self.tenant,
+            source = self.source,
+            count = self.count,
+            "XTA: messages left in the mailbox (the source's filter does not take them)"
+        );
+        metrics()
+            .xta_left
+            .get_or_create(&xta_labels(self.tenant, self.source))
+            .set(self.count as i64);
+    }
+}

@@ -77,6 +77,16 @@ pub struct Metrics {
     pub db_group_jobs: Histogram,
     /// Group file-system flushes (payload store, file connector).
     pub fs_flush_seconds: Histogram,
+    /// XTA: 1 while the account is let in, 0 while it is refused.
+    pub xta_account_active: Family<SourceLabels, Gauge>,
+    /// XTA: Unix time the account's client certificate expires.
+    pub xta_certificate_expiry: Family<SourceLabels, Gauge>,
+    /// XTA: failed poll rounds (transient).
+    pub xta_poll_failures: Family<SourceLabels, Counter>,
+    /// XTA: messages closed after intake.
+    pub xta_closed: Family<SourceLabels, Counter>,
+    /// XTA: messages the filter left in the mailbox at the last round.
+    pub xta_left: Family<SourceLabels, Gauge>,
 }
 
 impl Metrics {
@@ -98,6 +108,11 @@ impl Metrics {
             db_commit_seconds: latency(),
             db_group_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             fs_flush_seconds: latency(),
+            xta_account_active: Family::default(),
+            xta_certificate_expiry: Family::default(),
+            xta_poll_failures: Family::default(),
+            xta_closed: Family::default(),
+            xta_left: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -174,6 +189,31 @@ impl Metrics {
             "fs_flush_duration_seconds",
             "Time of one group flush of a file system (syncfs)",
             m.fs_flush_seconds.clone(),
+        );
+        registry.register(
+            "xta_account_active",
+            "XTA: 1 while the XTA server lets the account in, 0 while it refuses it (permission fault or client certificate refused)",
+            m.xta_account_active.clone(),
+        );
+        registry.register(
+            "xta_client_certificate_expiry_timestamp_seconds",
+            "XTA: when the account's client certificate expires (Unix time)",
+            m.xta_certificate_expiry.clone(),
+        );
+        registry.register(
+            "xta_poll_failures",
+            "XTA: poll rounds that failed for a transient reason (retried with backoff)",
+            m.xta_poll_failures.clone(),
+        );
+        registry.register(
+            "xta_messages_closed",
+            "XTA: messages closed at the XTA server after intake made them durable",
+            m.xta_closed.clone(),
+        );
+        registry.register(
+            "xta_messages_left",
+            "XTA: messages the source's filter left in the mailbox at the last poll round",
+            m.xta_left.clone(),
         );
         Metrics { registry, ..m }
     }
