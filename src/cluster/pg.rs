@@ -1076,6 +1076,40 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn transitions_from_two_replicas_keep_one_chain() {
+        let schema = TestSchema::new().await;
+        let a = schema.ledger().await;
+        let b = PgLedger::connect(&schema.config("amtsbote-test-b"))
+            .await
+            .unwrap();
+        let m = routed(None);
+        let id = m.id;
+        a.admit(m).await.unwrap();
+        // `delivering` may follow itself (a new attempt after a lost lease), so every one of
+        // these is allowed; without the row lock two would claim the same history seq.
+        let mut tasks = Vec::new();
+        for i in 0..20u32 {
+            let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                l.transition(
+                    id,
+                    Transition::new(State::Delivering, "worker:c1", "attempt").attempt(i + 1),
+                )
+                .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            a.verify(id).await.unwrap(),
+            ChainVerdict::Intact { entries: 23 }
+        );
+        let rec = b.get(id).await.unwrap().unwrap().message;
+        assert_eq!(rec.attempts, 20, "the highest attempt counts");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn an_admit_racing_an_uncommitted_one_waits_and_returns_the_first_id() {
         let schema = TestSchema::new().await;
         let ledger = schema.ledger().await;
