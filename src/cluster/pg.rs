@@ -42,6 +42,9 @@ const MIGRATIONS: &[&str] = &[include_str!("pg_schema_v1.sql")];
 /// database in different schemas only wait for each other briefly at start.
 const MIGRATION_LOCK: i64 = 0x616d_7473_626f_7465;
 
+/// Who the history names for the entries written at admission (as the embedded ledger does).
+const ADMIT_ACTOR: &str = "intake";
+
 /// The ledger on PostgreSQL. Cheap to clone; clones share the pool and the outbox signal.
 #[derive(Clone)]
 pub struct PgLedger {
@@ -482,7 +485,7 @@ impl Ledger for PgLedger {
                 seq: i as u32 + 1,
                 state: *state,
                 at: now,
-                actor: "intake",
+                actor: ADMIT_ACTOR,
                 reason,
                 attempt: None,
             };
@@ -546,18 +549,37 @@ impl Ledger for PgLedger {
                 ))),
             };
         }
-        for (i, ((state, reason), (prev_hash, _))) in entries.iter().zip(&links).enumerate() {
-            let link = Link {
-                id: m.id,
-                seq: i as u32 + 1,
-                state: *state,
-                at: now,
-                actor: "intake",
-                reason,
-                attempt: None,
-            };
-            append_history(&tx, prev_hash, &link).await?;
-        }
+        // The whole first stretch of history in one statement (one round trip, whatever
+        // the path's length).
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO history (message_id, seq, state, at, actor, reason, attempt, prev_hash, hash)
+                 SELECT $1, h.seq, h.state, $2, $3, h.reason, NULL, h.prev_hash, h.hash
+                 FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
+                      AS h (seq, state, reason, prev_hash, hash)",
+            )
+            .await
+            .map_err(|e| pg_err(what, e))?;
+        let seqs: Vec<i64> = (1..=entries.len() as i64).collect();
+        let states: Vec<&str> = entries.iter().map(|(s, _)| s.as_str()).collect();
+        let reasons: Vec<&str> = entries.iter().map(|(_, r)| r.as_str()).collect();
+        let prevs: Vec<&str> = links.iter().map(|(p, _)| p.as_str()).collect();
+        let hashes: Vec<&str> = links.iter().map(|(_, h)| h.as_str()).collect();
+        tx.execute(
+            &stmt,
+            &[
+                m.id.as_uuid(),
+                &now,
+                &ADMIT_ACTOR,
+                &seqs,
+                &states,
+                &reasons,
+                &prevs,
+                &hashes,
+            ],
+        )
+        .await
+        .map_err(|e| pg_err(what, e))?;
         if let Some(env) = &m.enqueue {
             enqueue(&tx, env).await?;
         }
