@@ -98,6 +98,18 @@ fn pg_err(what: &str, e: tokio_postgres::Error) -> LedgerError {
     }
 }
 
+/// Why connecting failed: PostgreSQL's refusal (SQLSTATE and message: a user or database
+/// name at most, never the password) or the client's (an OS error, a timeout).
+fn connect_failure(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("SQLSTATE {}: {}", db.code().code(), db.message());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 fn json_err(what: &str, e: tokio_postgres::Error) -> LedgerError {
     // The cause is serde's message (a field name and position), not the stored value.
     match std::error::Error::source(&e) {
@@ -185,15 +197,11 @@ impl PgLedger {
                 humantime::format_duration(self.inner.statement_timeout),
                 self.inner.pool_size
             )),
-            PoolError::Backend(e) => {
-                let LedgerError::Storage(why) = pg_err("connecting", e) else {
-                    unreachable!("pg_err only makes storage errors")
-                };
-                LedgerError::Storage(format!(
-                    "cannot connect to PostgreSQL: {why}; check that the server runs and that \
-                     [storage.postgres] url names the right host, port, database, user and password"
-                ))
-            }
+            PoolError::Backend(e) => LedgerError::Storage(format!(
+                "cannot connect to PostgreSQL ({}); check that the server runs and that \
+                 [storage.postgres] url names the right host, port, database, user and password",
+                connect_failure(&e)
+            )),
             other => LedgerError::Storage(format!("cannot get a PostgreSQL connection: {other}")),
         })
     }
