@@ -1379,6 +1379,45 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn replicas_racing_for_a_free_poller_lease_get_one_holder() {
+        let schema = TestSchema::new().await;
+        let a = schema.ledger().await;
+        let b = PgLedger::connect(&schema.config("amtsbote-test-b"))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                let holder = format!("replica-{i}");
+                let got = l
+                    .lease_poller("fit-connect:d1", &holder, Duration::from_secs(30))
+                    .await
+                    .unwrap();
+                got.then_some(holder)
+            }));
+        }
+        let mut holders = Vec::new();
+        for t in tasks {
+            holders.extend(t.await.unwrap());
+        }
+        assert_eq!(holders.len(), 1, "{holders:?}");
+        let db = schema.admin().await;
+        let row = db
+            .query_one(
+                "SELECT holder, until > now() + interval '25 seconds' FROM poller_leases",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), holders[0]);
+        assert!(
+            row.get::<_, bool>(1),
+            "the ttl counts from the database's now()"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn tampering_with_the_history_is_detected() {
         let schema = TestSchema::new().await;
         let ledger = schema.ledger().await;
