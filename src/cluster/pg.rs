@@ -42,6 +42,9 @@ const MIGRATIONS: &[&str] = &[include_str!("pg_schema_v1.sql")];
 /// database in different schemas only wait for each other briefly at start.
 const MIGRATION_LOCK: i64 = 0x616d_7473_626f_7465;
 
+/// Who the history names for the entries written at admission (as the embedded ledger does).
+const ADMIT_ACTOR: &str = "intake";
+
 /// The ledger on PostgreSQL. Cheap to clone; clones share the pool and the outbox signal.
 #[derive(Clone)]
 pub struct PgLedger {
@@ -95,8 +98,24 @@ fn pg_err(what: &str, e: tokio_postgres::Error) -> LedgerError {
     }
 }
 
-fn json_err(what: &str, e: impl std::fmt::Display) -> LedgerError {
-    LedgerError::Storage(format!("stored {what} is unreadable: {e}"))
+/// Why connecting failed: PostgreSQL's refusal (SQLSTATE and message: a user or database
+/// name at most, never the password) or the client's (an OS error, a timeout).
+fn connect_failure(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("SQLSTATE {}: {}", db.code().code(), db.message());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+fn json_err(what: &str, e: tokio_postgres::Error) -> LedgerError {
+    // The cause is serde's message (a field name and position), not the stored value.
+    match std::error::Error::source(&e) {
+        Some(cause) => LedgerError::Storage(format!("stored {what} is unreadable: {cause}")),
+        None => LedgerError::Storage(format!("stored {what} is unreadable: {e}")),
+    }
 }
 
 impl PgLedger {
@@ -178,15 +197,11 @@ impl PgLedger {
                 humantime::format_duration(self.inner.statement_timeout),
                 self.inner.pool_size
             )),
-            PoolError::Backend(e) => {
-                let LedgerError::Storage(why) = pg_err("connecting", e) else {
-                    unreachable!("pg_err only makes storage errors")
-                };
-                LedgerError::Storage(format!(
-                    "cannot connect to PostgreSQL: {why}; check that the server runs and that \
-                     [storage.postgres] url names the right host, port, database, user and password"
-                ))
-            }
+            PoolError::Backend(e) => LedgerError::Storage(format!(
+                "cannot connect to PostgreSQL ({}); check that the server runs and that \
+                 [storage.postgres] url names the right host, port, database, user and password",
+                connect_failure(&e)
+            )),
             other => LedgerError::Storage(format!("cannot get a PostgreSQL connection: {other}")),
         })
     }
@@ -478,7 +493,7 @@ impl Ledger for PgLedger {
                 seq: i as u32 + 1,
                 state: *state,
                 at: now,
-                actor: "intake",
+                actor: ADMIT_ACTOR,
                 reason,
                 attempt: None,
             };
@@ -542,18 +557,37 @@ impl Ledger for PgLedger {
                 ))),
             };
         }
-        for (i, ((state, reason), (prev_hash, _))) in entries.iter().zip(&links).enumerate() {
-            let link = Link {
-                id: m.id,
-                seq: i as u32 + 1,
-                state: *state,
-                at: now,
-                actor: "intake",
-                reason,
-                attempt: None,
-            };
-            append_history(&tx, prev_hash, &link).await?;
-        }
+        // The whole first stretch of history in one statement (one round trip, whatever
+        // the path's length).
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO history (message_id, seq, state, at, actor, reason, attempt, prev_hash, hash)
+                 SELECT $1, h.seq, h.state, $2, $3, h.reason, NULL, h.prev_hash, h.hash
+                 FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
+                      AS h (seq, state, reason, prev_hash, hash)",
+            )
+            .await
+            .map_err(|e| pg_err(what, e))?;
+        let seqs: Vec<i64> = (1..=entries.len() as i64).collect();
+        let states: Vec<&str> = entries.iter().map(|(s, _)| s.as_str()).collect();
+        let reasons: Vec<&str> = entries.iter().map(|(_, r)| r.as_str()).collect();
+        let prevs: Vec<&str> = links.iter().map(|(p, _)| p.as_str()).collect();
+        let hashes: Vec<&str> = links.iter().map(|(_, h)| h.as_str()).collect();
+        tx.execute(
+            &stmt,
+            &[
+                m.id.as_uuid(),
+                &now,
+                &ADMIT_ACTOR,
+                &seqs,
+                &states,
+                &reasons,
+                &prevs,
+                &hashes,
+            ],
+        )
+        .await
+        .map_err(|e| pg_err(what, e))?;
         if let Some(env) = &m.enqueue {
             enqueue(&tx, env).await?;
         }
@@ -1033,4 +1067,528 @@ mod tests {
         the_inbound_journal_remembers_open_work,
         one_replica_holds_a_poller_lease
     );
+
+    /// The routed test message with a transport id.
+    fn routed(transport_id: Option<&str>) -> NewMessage {
+        conformance::new_message(transport_id, Some("c1"))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn two_replicas_admitting_the_same_submission_make_one_message() {
+        let schema = TestSchema::new().await;
+        let a = schema.ledger().await;
+        let b = PgLedger::connect(&schema.config("amtsbote-test-b"))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..15 {
+            for l in [a.clone(), b.clone()] {
+                let m = routed(Some(&format!("race-{i}")));
+                tasks.push(tokio::spawn(async move { (i, l.admit(m).await.unwrap()) }));
+            }
+        }
+        let mut by_transport: HashMap<i32, Vec<Admission>> = HashMap::new();
+        for t in tasks {
+            let (i, admission) = t.await.unwrap();
+            by_transport.entry(i).or_default().push(admission);
+        }
+        for (i, admissions) in &by_transport {
+            let ids: BTreeSet<MessageId> = admissions.iter().map(|a| a.id()).collect();
+            assert_eq!(ids.len(), 1, "race-{i}: one id for both: {admissions:?}");
+            let created = admissions
+                .iter()
+                .filter(|a| matches!(a, Admission::Created(_)))
+                .count();
+            assert_eq!(created, 1, "race-{i}: {admissions:?}");
+        }
+        assert_eq!(a.list(&MessageFilter::default()).await.unwrap().len(), 15);
+        assert_eq!(a.outbox_len().await.unwrap(), 15, "one queue entry each");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn transitions_from_two_replicas_keep_one_chain() {
+        let schema = TestSchema::new().await;
+        let a = schema.ledger().await;
+        let b = PgLedger::connect(&schema.config("amtsbote-test-b"))
+            .await
+            .unwrap();
+        let m = routed(None);
+        let id = m.id;
+        a.admit(m).await.unwrap();
+        // `delivering` may follow itself (a new attempt after a lost lease), so every one of
+        // these is allowed; without the row lock two would claim the same history seq.
+        let mut tasks = Vec::new();
+        for i in 0..20u32 {
+            let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                l.transition(
+                    id,
+                    Transition::new(State::Delivering, "worker:c1", "attempt").attempt(i + 1),
+                )
+                .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            a.verify(id).await.unwrap(),
+            ChainVerdict::Intact { entries: 23 }
+        );
+        let rec = b.get(id).await.unwrap().unwrap().message;
+        assert_eq!(rec.attempts, 20, "the highest attempt counts");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_admit_racing_an_uncommitted_one_waits_and_returns_the_first_id() {
+        let schema = TestSchema::new().await;
+        let ledger = schema.ledger().await;
+        // Another replica has inserted the same transport id and not committed yet: the
+        // lookup cannot see it, so only the unique constraint can stop the second message.
+        let mut other = schema.admin().await;
+        let tx = other.transaction().await.unwrap();
+        let first = MessageId::new();
+        tx.execute(
+            "INSERT INTO messages (id, tenant, source, transport_id, received_at, updated_at, state,
+                                   content_type, header, parts, seq, head_hash)
+             VALUES ($1, 'musterstadt', 'formserver', 'held', 0, 0, 'received', 'application/xml',
+                     '{\"test\": false}', '[]', 0, '')",
+            &[first.as_uuid()],
+        )
+        .await
+        .unwrap();
+        let racing = tokio::spawn({
+            let ledger = ledger.clone();
+            async move { ledger.admit(routed(Some("held"))).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !racing.is_finished(),
+            "the second insert waits for the first"
+        );
+        tx.commit().await.unwrap();
+        let admission = tokio::time::timeout(Duration::from_secs(5), racing)
+            .await
+            .expect("answered once the first committed")
+            .unwrap()
+            .unwrap();
+        assert_eq!(admission, Admission::Duplicate(first));
+        assert_eq!(ledger.outbox_len().await.unwrap(), 0, "nothing changed");
+        assert_eq!(
+            ledger.list(&MessageFilter::default()).await.unwrap().len(),
+            1
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn outbox_rows_commit_with_the_ledger_change_and_are_claimed_once() {
+        let schema = TestSchema::new().await;
+        let ledger = schema.ledger().await;
+        let m = routed(None);
+        let envelope = m.enqueue.clone().unwrap();
+        ledger.admit(m).await.unwrap();
+        let unrouted = conformance::new_message(None, None);
+        let unrouted_id = unrouted.id;
+        ledger.admit(unrouted).await.unwrap();
+        assert_eq!(ledger.outbox_len().await.unwrap(), 1, "only the routed one");
+
+        let claimed = ledger
+            .outbox_claim(10, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            claimed[0].envelope, envelope,
+            "the envelope comes back whole"
+        );
+        assert!(
+            ledger
+                .outbox_claim(10, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty(),
+            "a claimed entry is not handed out twice"
+        );
+        ledger.outbox_done(&[claimed[0].seq]).await.unwrap();
+        assert_eq!(ledger.outbox_len().await.unwrap(), 0);
+
+        // A refused transition writes no outbox row, though its first step was allowed.
+        let rec = ledger.get(unrouted_id).await.unwrap().unwrap().message;
+        let refused = ledger
+            .transitions(
+                unrouted_id,
+                vec![
+                    Transition::new(State::Replayed, "operator:test", "route added"),
+                    Transition::new(State::Delivered, "operator:test", "no")
+                        .enqueue(rec.envelope("gewerbe", "c2")),
+                ],
+            )
+            .await;
+        assert!(matches!(
+            refused,
+            Err(LedgerError::TransitionNotAllowed { .. })
+        ));
+        assert_eq!(ledger.outbox_len().await.unwrap(), 0);
+        // The replay with a route enqueues.
+        ledger
+            .transitions(
+                unrouted_id,
+                vec![
+                    Transition::new(State::Replayed, "operator:test", "route added"),
+                    Transition::new(State::Routed, "operator:test", "route gewerbe")
+                        .enqueue(rec.envelope("gewerbe", "c2")),
+                ],
+            )
+            .await
+            .unwrap();
+        let claimed = ledger
+            .outbox_claim(10, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].envelope.message_id, unrouted_id);
+        assert_eq!(claimed[0].envelope.connector, "c2");
+        let rec = ledger.get(unrouted_id).await.unwrap().unwrap().message;
+        assert_eq!(rec.connector.as_deref(), Some("c2"));
+        assert_eq!(
+            ledger.verify(unrouted_id).await.unwrap(),
+            ChainVerdict::Intact { entries: 5 }
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_expired_claim_lets_another_relay_publish() {
+        let schema = TestSchema::new().await;
+        let a = schema.ledger().await;
+        let b = PgLedger::connect(&schema.config("amtsbote-test-b"))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            a.admit(routed(None)).await.unwrap();
+        }
+        let lost = a
+            .outbox_claim(10, Duration::from_millis(300))
+            .await
+            .unwrap();
+        assert_eq!(lost.len(), 3);
+        assert!(
+            b.outbox_claim(10, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The first relay died without publishing; its claim runs out.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let again = b.outbox_claim(2, Duration::from_secs(30)).await.unwrap();
+        let seqs = |es: &[OutboxEntry]| es.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(&again),
+            seqs(&lost[..2]),
+            "oldest first, up to the limit"
+        );
+        b.outbox_done(&seqs(&again)).await.unwrap();
+        assert_eq!(a.outbox_len().await.unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn relays_skip_rows_another_relay_is_claiming() {
+        let schema = TestSchema::new().await;
+        let ledger = schema.ledger().await;
+        for _ in 0..2 {
+            ledger.admit(routed(None)).await.unwrap();
+        }
+        // Another relay's claim transaction holds the oldest row locked.
+        let mut other = schema.admin().await;
+        let tx = other.transaction().await.unwrap();
+        let locked: i64 = tx
+            .query_one(
+                "SELECT seq FROM outbox ORDER BY seq LIMIT 1 FOR UPDATE",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let claimed = tokio::time::timeout(
+            Duration::from_secs(3),
+            ledger.outbox_claim(10, Duration::from_secs(30)),
+        )
+        .await
+        .expect("a locked row is skipped, not waited for")
+        .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_ne!(claimed[0].seq, locked);
+        tx.rollback().await.unwrap();
+
+        // Many relays at once: every row goes to exactly one.
+        for _ in 0..38 {
+            ledger.admit(routed(None)).await.unwrap();
+        }
+        let b = PgLedger::connect(&schema.config("amtsbote-test-b"))
+            .await
+            .unwrap();
+        let mut relays = Vec::new();
+        for l in [ledger.clone(), ledger.clone(), b.clone(), b.clone()] {
+            relays.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = l.outbox_claim(3, Duration::from_secs(60)).await.unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|e| e.seq));
+                }
+            }));
+        }
+        // The row claimed above stays claimed; the one that was locked is free again.
+        let mut all = vec![claimed[0].seq];
+        for r in relays {
+            all.extend(r.await.unwrap());
+        }
+        let distinct: BTreeSet<i64> = all.iter().copied().collect();
+        assert_eq!(distinct.len(), all.len(), "no row claimed twice: {all:?}");
+        assert_eq!(all.len(), 40, "every row claimed");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn outbox_wait_returns_when_this_process_wrote_an_entry() {
+        let schema = TestSchema::new().await;
+        let ledger = schema.ledger().await;
+        let started = Instant::now();
+        ledger.outbox_wait(Duration::from_millis(300)).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(290),
+            "nothing written"
+        );
+        let writer = ledger.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            writer.admit(routed(None)).await.unwrap();
+        });
+        let started = Instant::now();
+        ledger.outbox_wait(Duration::from_secs(20)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "woken by the commit: {:?}",
+            started.elapsed()
+        );
+        // A commit while no relay waits is not lost either.
+        ledger.admit(routed(None)).await.unwrap();
+        let started = Instant::now();
+        ledger.outbox_wait(Duration::from_secs(20)).await;
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn replicas_racing_for_a_free_poller_lease_get_one_holder() {
+        let schema = TestSchema::new().await;
+        let a = schema.ledger().await;
+        let b = PgLedger::connect(&schema.config("amtsbote-test-b"))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                let holder = format!("replica-{i}");
+                let got = l
+                    .lease_poller("fit-connect:d1", &holder, Duration::from_secs(30))
+                    .await
+                    .unwrap();
+                got.then_some(holder)
+            }));
+        }
+        let mut holders = Vec::new();
+        for t in tasks {
+            holders.extend(t.await.unwrap());
+        }
+        assert_eq!(holders.len(), 1, "{holders:?}");
+        let db = schema.admin().await;
+        let row = db
+            .query_one(
+                "SELECT holder, until > now() + interval '25 seconds' FROM poller_leases",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), holders[0]);
+        assert!(
+            row.get::<_, bool>(1),
+            "the ttl counts from the database's now()"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn tampering_with_the_history_is_detected() {
+        let schema = TestSchema::new().await;
+        let ledger = schema.ledger().await;
+        let m = routed(None);
+        let id = m.id;
+        ledger.admit(m).await.unwrap();
+        let db = schema.admin().await;
+        // The history is append-only for SQL too.
+        let refused = db
+            .execute(
+                "UPDATE history SET reason = 'x' WHERE message_id = $1",
+                &[id.as_uuid()],
+            )
+            .await;
+        assert!(refused.is_err(), "the trigger refuses updates");
+        assert!(
+            db.execute("DELETE FROM history WHERE message_id = $1", &[id.as_uuid()])
+                .await
+                .is_err(),
+            "and deletes"
+        );
+        // Someone drops the trigger and rewrites a reason: the chain shows it.
+        db.batch_execute("DROP TRIGGER history_is_append_only ON history")
+            .await
+            .unwrap();
+        db.execute(
+            "UPDATE history SET reason = 'edited' WHERE message_id = $1 AND seq = 2",
+            &[id.as_uuid()],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            ledger.verify(id).await.unwrap(),
+            ChainVerdict::Broken { seq: 2 }
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_pool_recovers_after_its_connections_were_terminated() {
+        let schema = TestSchema::new().await;
+        let app = format!("amtsbote-t-{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let ledger = PgLedger::connect(&schema.config(&app)).await.unwrap();
+        let m = routed(Some("before"));
+        let id = m.id;
+        ledger.admit(m).await.unwrap();
+        // Several connections in the pool, all idle now.
+        let reads: Vec<_> = (0..4)
+            .map(|_| {
+                let l = ledger.clone();
+                tokio::spawn(async move { l.get(id).await.unwrap() })
+            })
+            .collect();
+        for r in reads {
+            r.await.unwrap();
+        }
+        // What a server restart or failover does to them — only to this test's own.
+        let db = admin(None).await;
+        let terminated: i64 = db
+            .query_one(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE application_name = $1",
+                &[&app],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(terminated >= 1, "the ledger's connections were found");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Broken connections are replaced on checkout, not handed out.
+        assert!(ledger.get(id).await.unwrap().is_some());
+        ledger.admit(routed(Some("after"))).await.unwrap();
+        assert_eq!(
+            ledger.list(&MessageFilter::default()).await.unwrap().len(),
+            2
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn connections_carry_the_statement_timeout() {
+        let schema = TestSchema::new().await;
+        let mut cfg = schema.config("amtsbote-test");
+        cfg.statement_timeout = Duration::from_millis(1500);
+        let ledger = PgLedger::connect(&cfg).await.unwrap();
+        let client = ledger.client().await.unwrap();
+        let shown: String = client
+            .query_one("SHOW statement_timeout", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(shown, "1500ms");
+        let path: String = client
+            .query_one("SHOW search_path", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(path, schema.name, "options from the URL are kept");
+        let err = client
+            .execute("SELECT pg_sleep(3)", &[])
+            .await
+            .map_err(|e| pg_err("a slow statement", e))
+            .unwrap_err();
+        assert!(err.to_string().contains("statement_timeout"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn replicas_starting_together_migrate_once_and_newer_schemas_are_refused() {
+        let schema = TestSchema::new().await;
+        let (ca, cb) = (
+            schema.config("amtsbote-test-a"),
+            schema.config("amtsbote-test-b"),
+        );
+        let (a, b) = tokio::join!(PgLedger::connect(&ca), PgLedger::connect(&cb));
+        a.unwrap();
+        b.unwrap();
+        let db = schema.admin().await;
+        let versions: Vec<i32> = db
+            .query("SELECT version FROM amtsbote_schema", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, [MIGRATIONS.len() as i32]);
+        db.execute("INSERT INTO amtsbote_schema (version) VALUES (99)", &[])
+            .await
+            .unwrap();
+        let Err(err) = PgLedger::connect(&schema.config("amtsbote-test")).await else {
+            panic!("a newer schema is refused");
+        };
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn connection_errors_say_what_failed_and_never_print_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = |url: &str| {
+            let file = dir.path().join("url");
+            std::fs::write(&file, url).unwrap();
+            PostgresConfig {
+                url: SecretRef {
+                    file: Some(file),
+                    env: None,
+                },
+                pool_size: 2,
+                statement_timeout: Duration::from_secs(2),
+            }
+        };
+        let connect = async |c: PostgresConfig| match PgLedger::connect(&c).await {
+            Ok(_) => panic!("cannot connect"),
+            Err(e) => e.to_string(),
+        };
+        // Nothing listens on port 1.
+        let err = connect(cfg("postgres://amtsbote:hunter2@127.0.0.1:1/amtsbote")).await;
+        assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = connect(cfg("postgres://amtsbote:hunter2@127.0.0.1:port/amtsbote")).await;
+        assert!(
+            err.contains("not a valid PostgreSQL connection string"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = connect(PostgresConfig {
+            url: SecretRef {
+                file: Some(dir.path().join("missing")),
+                env: None,
+            },
+            pool_size: 2,
+            statement_timeout: Duration::from_secs(2),
+        })
+        .await;
+        assert!(err.contains("[storage.postgres] url"), "{err}");
+        assert!(err.contains("missing"), "{err}");
+    }
 }
