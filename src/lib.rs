@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod broker;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 #[cfg(test)]
 pub mod conformance;

@@ -1,0 +1,1 @@
+//! RabbitMQ queues of the cluster backend.
