@@ -1,1 +1,0 @@
-//! RabbitMQ queues of the cluster backend.
