@@ -25,7 +25,7 @@ use crate::queue::{Consumer, Delivery, Outcome, Queue, QueueDepth, QueueError, S
 use crate::secrets::{self, Secret};
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
@@ -42,6 +42,9 @@ use topology::{Names, RETRY_TIERS, Topology, retry_tier};
 
 /// Waiting longer than this for a TCP + AMQP handshake counts as the node being unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a batch waits for one more delivery after the previous one arrived. Short against
+/// a delivery to a Fachverfahren, long enough to take a burst that RabbitMQ is pushing.
+const BATCH_LINGER: Duration = Duration::from_millis(10);
 /// Prefetch of a connector that `connect` was not told about.
 const DEFAULT_PREFETCH: u16 = 8;
 /// A delivery dropped without being settled (its worker task panicked) is handed back after
@@ -760,13 +763,14 @@ impl Consumer for RabbitConsumer {
                 Some(Err(e)) => broken = Some(e.to_string()),
                 None => broken = Some("the subscription was cancelled".into()),
             }
-            // Whatever else is already here, without waiting.
+            // Whatever else is here. RabbitMQ pushes a burst one delivery after the other, so
+            // "already here" means arriving within a moment of the previous one.
             while broken.is_none() && raw.len() < max.max(1) {
-                match stream.consumer.next().now_or_never() {
-                    Some(Some(Ok(d))) => raw.push(d),
-                    Some(Some(Err(e))) => broken = Some(e.to_string()),
-                    Some(None) => broken = Some("the subscription was cancelled".into()),
-                    None => break,
+                match tokio::time::timeout(BATCH_LINGER, stream.consumer.next()).await {
+                    Ok(Some(Ok(d))) => raw.push(d),
+                    Ok(Some(Err(e))) => broken = Some(e.to_string()),
+                    Ok(None) => broken = Some("the subscription was cancelled".into()),
+                    Err(_) => break,
                 }
             }
             if let Some(why) = broken {
@@ -835,8 +839,20 @@ impl Settle for RabbitSettle {
                 ack(&self.acker, "ack").await;
             }
             Outcome::Dead(_) => {
-                // The queue's dead-letter exchange routes it to the connector's dead queue.
-                nack(&self.acker, false, "dead-letter").await;
+                // Published to the dead letters with a confirm, then acked: the queue's own
+                // dead-lettering (nack without requeue) is at-most-once for quorum queues and
+                // happens after the nack returns. It remains the fallback.
+                let exchange = self.queue.inner.names.dead_exchange();
+                match self.queue.publish_to(&exchange, &self.queued).await {
+                    Ok(()) => {
+                        ack(&self.acker, "ack after dead-lettering").await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(message_id = %id, error = %e,
+                            "rabbitmq: dead letter not confirmed; dead-lettering through the queue instead");
+                        nack(&self.acker, false, "dead-letter").await;
+                    }
+                }
             }
             Outcome::RetryAfter(delay) => {
                 let tier = retry_tier(delay);

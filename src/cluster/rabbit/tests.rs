@@ -584,3 +584,245 @@ async fn raw_roundtrip_moves_every_message() {
     assert_eq!((r.messages, r.payload_size), (200, 512));
     assert!(r.publish_elapsed <= r.elapsed);
 }
+
+/// Runs `rabbitmqctl` against the test node of `scripts/services.sh` (its node name and ports
+/// are fixed there; the node's files live under `AMTSBOTE_TEST_SERVICES`).
+async fn rabbitmqctl(args: &[&str]) -> String {
+    let dir = std::env::var("AMTSBOTE_TEST_SERVICES").expect(
+        "AMTSBOTE_TEST_SERVICES is not set: start the services with `scripts/services.sh start` and export what it prints",
+    );
+    let rabbit = format!("{dir}/rabbitmq");
+    let bin = if Path::new("/usr/lib/rabbitmq/bin/rabbitmqctl").exists() {
+        "/usr/lib/rabbitmq/bin/rabbitmqctl"
+    } else {
+        "rabbitmqctl"
+    };
+    let node = "amtsbote-test@localhost";
+    let out = tokio::process::Command::new(bin)
+        .args(["-n", node, "-q"])
+        .args(args)
+        .env("RABBITMQ_NODENAME", node)
+        .env("ERL_EPMD_PORT", "56722")
+        .env("RABBITMQ_DIST_PORT", "56721")
+        .env("RABBITMQ_MNESIA_BASE", format!("{rabbit}/mnesia"))
+        .env("RABBITMQ_LOG_BASE", format!("{rabbit}/log"))
+        .env("RABBITMQ_CONFIG_FILE", format!("{rabbit}/rabbitmq"))
+        .env(
+            "RABBITMQ_ENABLED_PLUGINS_FILE",
+            format!("{rabbit}/enabled_plugins"),
+        )
+        .env("HOME", &rabbit)
+        .output()
+        .await
+        .expect("rabbitmqctl runs");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consumers_resume_after_rabbitmq_closes_the_connection() {
+    let rig = rig(&["c"]).await;
+    let mut consumer = rig.queue.consume("c").await.unwrap();
+    let waiting = tokio::spawn(async move {
+        let batch = consumer.next_batch(1, "w").await;
+        (consumer, batch)
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server closes this test's connection (its name carries the test's prefix), as a
+    // node that shuts down does.
+    let listed = rabbitmqctl(&["list_connections", "pid", "client_properties"]).await;
+    let ours = format!("amtsbote {} pid", rig.prefix);
+    let pids: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.contains(&ours))
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert!(!pids.is_empty(), "our connection is listed: {listed}");
+    for pid in pids {
+        rabbitmqctl(&[
+            "close_connection",
+            pid,
+            "amtsbote test: closed by the server",
+        ])
+        .await;
+    }
+
+    let m = new_message(None, Some("c"));
+    let id = m.id;
+    rig.ledger.admit(m).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match rig.queue.publish(&envelope(id, "c")).await {
+            Ok(()) => break,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "publishing never recovered: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let (_consumer, batch) = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the consumer resumes by itself")
+        .unwrap();
+    let d = batch.unwrap().pop().unwrap();
+    assert_eq!(d.envelope.message_id, id);
+    d.settle(Outcome::Ack, done("w", 1)).await.unwrap();
+    assert!(rig.queue.inner.generation.load(Ordering::SeqCst) >= 2);
+}
+
+/// The shared queue suite on RabbitMQ. The SQLite ledger has no outbox, so this ledger
+/// publishes what a committed transition enqueues right after the commit (the PostgreSQL
+/// ledger's outbox and relay do this durably).
+mod conformance_suite {
+    use super::*;
+    use crate::conformance::{self, Subject};
+    use crate::ledger::{
+        Admission, ChainVerdict, InboundClaim, MessageDetail, MessageFilter, MessageRecord,
+        NewMessage, StateCount,
+    };
+    use std::sync::OnceLock;
+
+    struct PublishingLedger {
+        inner: Arc<dyn Ledger>,
+        queue: OnceLock<RabbitQueue>,
+    }
+
+    impl PublishingLedger {
+        async fn publish(&self, envelope: &Envelope) -> Result<(), LedgerError> {
+            let queue = self.queue.get().expect("set after connect");
+            queue
+                .publish(envelope)
+                .await
+                .map_err(|e| LedgerError::Storage(e.to_string()))
+        }
+    }
+
+    #[async_trait]
+    impl Ledger for PublishingLedger {
+        async fn admit(&self, message: NewMessage) -> Result<Admission, LedgerError> {
+            let enqueue = message.enqueue.clone();
+            let admission = self.inner.admit(message).await?;
+            if let (Admission::Created(_), Some(envelope)) = (admission, enqueue) {
+                self.publish(&envelope).await?;
+            }
+            Ok(admission)
+        }
+
+        async fn find_by_transport(
+            &self,
+            source: &str,
+            transport_id: &str,
+        ) -> Result<Option<MessageId>, LedgerError> {
+            self.inner.find_by_transport(source, transport_id).await
+        }
+
+        async fn transitions(
+            &self,
+            id: MessageId,
+            ts: Vec<Transition>,
+        ) -> Result<State, LedgerError> {
+            let enqueue: Vec<Envelope> = ts.iter().filter_map(|t| t.enqueue.clone()).collect();
+            let before = self.inner.transitions(id, ts).await?;
+            for envelope in &enqueue {
+                self.publish(envelope).await?;
+            }
+            Ok(before)
+        }
+
+        async fn get(&self, id: MessageId) -> Result<Option<MessageDetail>, LedgerError> {
+            self.inner.get(id).await
+        }
+
+        async fn list(&self, filter: &MessageFilter) -> Result<Vec<MessageRecord>, LedgerError> {
+            self.inner.list(filter).await
+        }
+
+        async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError> {
+            self.inner.count_by_state().await
+        }
+
+        async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError> {
+            self.inner.verify(id).await
+        }
+
+        async fn inbound_claim(
+            &self,
+            source: &str,
+            transport_id: &str,
+            note: &str,
+        ) -> Result<(), LedgerError> {
+            self.inner.inbound_claim(source, transport_id, note).await
+        }
+
+        async fn inbound_open(&self, source: &str) -> Result<Vec<InboundClaim>, LedgerError> {
+            self.inner.inbound_open(source).await
+        }
+
+        async fn inbound_done(&self, source: &str, transport_id: &str) -> Result<(), LedgerError> {
+            self.inner.inbound_done(source, transport_id).await
+        }
+
+        async fn lease_poller(
+            &self,
+            name: &str,
+            holder: &str,
+            ttl: Duration,
+        ) -> Result<bool, LedgerError> {
+            self.inner.lease_poller(name, holder, ttl).await
+        }
+
+        async fn release_poller(&self, name: &str, holder: &str) -> Result<(), LedgerError> {
+            self.inner.release_poller(name, holder).await
+        }
+    }
+
+    async fn subject(dir: &Path, connectors: &[&str]) -> (Subject, Cleanup) {
+        let prefix = prefix();
+        let connectors: Vec<String> = connectors.iter().map(|c| c.to_string()).collect();
+        let cleanup = Cleanup {
+            prefix: prefix.clone(),
+            connectors: connectors.clone(),
+        };
+        let ledger = Arc::new(PublishingLedger {
+            inner: ledger(dir),
+            queue: OnceLock::new(),
+        });
+        let cfg = config(dir, &prefix, &amqp_url(), &[]);
+        let queue = RabbitQueue::connect(&cfg, ledger.clone(), HashMap::new(), &connectors)
+            .await
+            .unwrap();
+        let _ = ledger.queue.set(queue.clone());
+        let subject = Subject {
+            ledger,
+            queue: Arc::new(queue),
+            // RabbitMQ has no visibility timeout: deliveries come back on channel loss.
+            visibility_timeout: Duration::from_secs(1),
+        };
+        (subject, cleanup)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lease_settle_and_dead_letters() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _cleanup) = subject(dir.path(), &["lease", "quiet"]).await;
+        conformance::lease_settle_and_dead_letters(&s).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn retries_are_delayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _cleanup) = subject(dir.path(), &["retry"]).await;
+        conformance::retries_are_delayed(&s).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn stale_entries_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _cleanup) = subject(dir.path(), &["stale"]).await;
+        conformance::stale_entries_are_dropped(&s).await;
+    }
+}
