@@ -31,6 +31,7 @@ use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::uri::AMQPUri;
 use lapin::{Acker, BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,8 +59,9 @@ pub struct RabbitQueue {
 }
 
 struct Inner {
-    /// (configuration key, URL): the key names the URL in logs and errors, the URL is secret.
-    urls: Vec<(String, Secret)>,
+    /// (configuration key, URL): the key names the URL in logs and errors; the URL carries a
+    /// password, so it is never printed.
+    urls: Vec<(String, AMQPUri)>,
     names: Names,
     confirm_timeout: Duration,
     ledger: Arc<dyn Ledger>,
@@ -141,11 +143,11 @@ impl RabbitQueue {
     ) -> Result<RabbitQueue, QueueError> {
         let mut urls = vec![(
             "storage.rabbitmq.url".to_string(),
-            secrets::read(&cfg.url).map_err(|e| storage(format!("storage.rabbitmq.url: {e}")))?,
+            parse_url("storage.rabbitmq.url", &cfg.url)?,
         )];
         for (i, r) in cfg.fallback_urls.iter().enumerate() {
             let key = format!("storage.rabbitmq.fallback_urls[{i}]");
-            let url = secrets::read(r).map_err(|e| storage(format!("{key}: {e}")))?;
+            let url = parse_url(&key, r)?;
             urls.push((key, url));
         }
         let names = Names::new(&cfg.prefix);
@@ -201,7 +203,7 @@ impl RabbitQueue {
             let props = ConnectionProperties::default().with_connection_name(
                 format!("{} #{generation}", self.inner.connection_name).into(),
             );
-            match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url.expose(), props))
+            match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(url.clone(), props))
                 .await
             {
                 Ok(Ok(connection)) => {
@@ -464,6 +466,22 @@ impl RabbitQueue {
             }
         }
     }
+}
+
+/// Reads and checks an AMQP URL; errors name the configuration key, never the URL.
+fn parse_url(key: &str, r: &crate::config::SecretRef) -> Result<AMQPUri, QueueError> {
+    let url: Secret = secrets::read(r).map_err(|e| storage(format!("{key}: {e}")))?;
+    url.expose().parse::<AMQPUri>().map_err(|e| {
+        // The parser may quote the whole URL, password included.
+        let why = if e.contains(url.expose()) {
+            "not an absolute URL".to_string()
+        } else {
+            e
+        };
+        storage(format!(
+            "{key} is not a valid AMQP URL ({why}); expected amqp://user:password@host:5672/%2f"
+        ))
+    })
 }
 
 async fn passive_count(channel: &Channel, name: &str) -> Result<u64, QueueError> {
@@ -911,6 +929,10 @@ impl Drop for RabbitSettle {
         }
         // Dropped without settlement (the worker task panicked or was aborted): hand it back
         // after a while, as an expired lease would be.
+        if !self.acker.usable() {
+            // Its channel is gone, and with it the delivery (RabbitMQ hands it out again).
+            return;
+        }
         let acker = self.acker.clone();
         let id: MessageId = self.queued.envelope.message_id;
         if let Ok(rt) = tokio::runtime::Handle::try_current() {

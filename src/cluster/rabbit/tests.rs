@@ -826,3 +826,18 @@ mod conformance_suite {
         conformance::stale_entries_are_dropped(&s).await;
     }
 }
+
+#[test]
+fn bad_urls_are_reported_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["foo:s3cret-pw", "http://guest:s3cret-pw@127.0.0.1:5672/"] {
+        let r = secret_file(dir.path(), "url", bad);
+        let err = parse_url("storage.rabbitmq.url", &r)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("storage.rabbitmq.url"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+    let ok = secret_file(dir.path(), "url", "amqp://guest:guest@127.0.0.1:5672/%2f");
+    assert!(parse_url("storage.rabbitmq.url", &ok).is_ok());
+}
