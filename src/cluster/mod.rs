@@ -4,6 +4,9 @@
 //! traits ([`crate::ledger::Ledger`], [`crate::queue::Queue`],
 //! [`crate::payload::PayloadStore`]) and the same tests as the embedded backend.
 
+pub mod envelope;
 pub mod pg;
+pub mod rabbit;
 
 pub use pg::PgLedger;
+pub use rabbit::RabbitQueue;
