@@ -5,7 +5,7 @@
 //! queue keeps in its table (attempt number, start of the first attempt) and the W3C trace
 //! context, so a message carries everything a consumer needs across processes.
 
-use crate::message::{Envelope, Millis, Part, XoevHeader};
+use crate::message::{Envelope, Millis, Part, XoevHeader, XtaMeta};
 use prost::Message as _;
 
 /// The generated protobuf types (`amtsbote.v1`).
@@ -79,6 +79,16 @@ impl From<&QueuedEnvelope> for proto::Envelope {
                 author: h.author.clone(),
                 reader: h.reader.clone(),
                 test: h.test,
+                xta: h.xta.as_ref().map(|x| proto::XtaMeta {
+                    message_id: x.message_id.clone(),
+                    author: x.author.clone(),
+                    reader: x.reader.clone(),
+                    service: x.service.clone(),
+                    business_scenario: x.business_scenario.clone(),
+                    message_type: x.message_type.clone(),
+                    payload_schema: x.payload_schema.clone(),
+                    test: x.test,
+                }),
             }),
             service_key: e.service_key.clone(),
             destination: e.destination.clone(),
@@ -129,6 +139,16 @@ impl TryFrom<proto::Envelope> for QueuedEnvelope {
                     author: h.author,
                     reader: h.reader,
                     test: h.test,
+                    xta: h.xta.map(|x| XtaMeta {
+                        message_id: x.message_id,
+                        author: x.author,
+                        reader: x.reader,
+                        service: x.service,
+                        business_scenario: x.business_scenario,
+                        message_type: x.message_type,
+                        payload_schema: x.payload_schema,
+                        test: x.test,
+                    }),
                 },
                 service_key: p.service_key,
                 destination: p.destination,
@@ -180,6 +200,16 @@ mod tests {
                     author: Some("dvdv:01234".into()),
                     reader: Some("ags:09162000".into()),
                     test: true,
+                    xta: Some(XtaMeta {
+                        message_id: "urn:de:xta:messageid:dataport_xta_210:0815".into(),
+                        author: "dvdv:01234".into(),
+                        reader: "ags:09162000".into(),
+                        service: "urn:xdomea:AbgabeAktenAussonderung".into(),
+                        business_scenario: "XDOMEA_DATA".into(),
+                        message_type: "0503".into(),
+                        payload_schema: "urn:xoev-de:xdomea:schema:3.0.0".into(),
+                        test: true,
+                    }),
                 },
                 service_key: Some("99050012104000".into()),
                 destination: Some("d5e6".into()),
@@ -273,6 +303,16 @@ mod tests {
                         author: maybe(&mut rng),
                         reader: maybe(&mut rng),
                         test: rng.random(),
+                        xta: rng.random_bool(0.5).then(|| XtaMeta {
+                            message_id: some_text(&mut rng),
+                            author: some_text(&mut rng),
+                            reader: some_text(&mut rng),
+                            service: some_text(&mut rng),
+                            business_scenario: some_text(&mut rng),
+                            message_type: some_text(&mut rng),
+                            payload_schema: some_text(&mut rng),
+                            test: rng.random(),
+                        }),
                     },
                     service_key: maybe(&mut rng),
                     destination: maybe(&mut rng),
