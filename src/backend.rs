@@ -1,7 +1,8 @@
 //! Opening the configured backend: the ledger, the queue and the payload store, as the
-//! deployment table in DESIGN.md chooses them. Today that is the embedded backend (SQLite +
-//! local directory); the cluster backend (PostgreSQL, RabbitMQ, S3) plugs in here.
+//! deployment table in DESIGN.md chooses them — embedded (SQLite + local directory) or cluster
+//! (PostgreSQL + RabbitMQ + a shared payload directory).
 
+use crate::cluster::{PgLedger, RabbitQueue};
 use crate::config::{Backend, Config};
 use crate::embedded::{Database, SqliteLedger, SqliteQueue};
 use crate::ledger::Ledger;
@@ -9,6 +10,7 @@ use crate::payload::sealed::PayloadKey;
 use crate::payload::{LocalStore, PayloadStore};
 use crate::queue::Queue;
 use anyhow::{Context, Result};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,6 +21,14 @@ pub struct Stores {
     pub queue: Arc<dyn Queue>,
     pub payloads: Arc<dyn PayloadStore>,
     pub embedded: Option<Embedded>,
+    pub cluster: Option<Cluster>,
+}
+
+/// Handles only the cluster backend has (the outbox relay).
+#[derive(Clone)]
+pub struct Cluster {
+    pub ledger: PgLedger,
+    pub queue: RabbitQueue,
 }
 
 /// Handles only the embedded backend has (lease recovery, orphan sweep, closing).
@@ -84,7 +94,7 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Opens the stores of `config`.
-pub fn open(config: &Config, key_policy: KeyPolicy) -> Result<Stores> {
+pub async fn open(config: &Config, key_policy: KeyPolicy) -> Result<Stores> {
     match config.storage.backend {
         Backend::Embedded => {
             let dir = &config.storage.data_dir;
@@ -104,15 +114,77 @@ pub fn open(config: &Config, key_policy: KeyPolicy) -> Result<Stores> {
                 queue: Arc::new(queue.clone()),
                 payloads: Arc::new(store.clone()),
                 embedded: Some(Embedded { db, queue, store }),
+                cluster: None,
             })
+        }
+        Backend::Cluster => open_cluster(config, key_policy).await,
+    }
+}
+
+async fn open_cluster(config: &Config, key_policy: KeyPolicy) -> Result<Stores> {
+    let storage = &config.storage;
+    let pg = storage
+        .postgres
+        .as_ref()
+        .context("the cluster backend needs [storage.postgres]")?;
+    let rabbit = storage
+        .rabbitmq
+        .as_ref()
+        .context("the cluster backend needs [storage.rabbitmq]")?;
+    let key = payload_key(&storage.key_file(), key_policy)?;
+    let ledger = PgLedger::connect(pg)
+        .await
+        .context("cannot open the ledger on PostgreSQL")?;
+    // Topology and prefetch for every connector the configuration names.
+    let mut prefetch = HashMap::new();
+    for (_, id, c) in config.all_connectors() {
+        let n = c.concurrency().max(1);
+        prefetch.insert(id.clone(), u16::try_from(n).unwrap_or(u16::MAX));
+    }
+    let connectors: Vec<String> = prefetch.keys().cloned().collect();
+    let queue = RabbitQueue::connect(rabbit, Arc::new(ledger.clone()), prefetch, &connectors)
+        .await
+        .context("cannot open the queues on RabbitMQ")?;
+    Ok(Stores {
+        ledger: Arc::new(ledger.clone()),
+        queue: Arc::new(queue.clone()),
+        payloads: cluster_payloads(config, key).await?,
+        embedded: None,
+        cluster: Some(Cluster { ledger, queue }),
+    })
+}
+
+/// The cluster's payload store: `<data_dir>/payloads`, which every replica must share (one
+/// machine, or a shared file system).
+async fn cluster_payloads(config: &Config, key: PayloadKey) -> Result<Arc<dyn PayloadStore>> {
+    let dir = &config.storage.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    Ok(Arc::new(LocalStore::new(dir.join("payloads"), key)))
+}
+
+/// What the operator tools (`messages`, `replay`) work on: the ledger and the payloads. They
+/// need no queue — a replay's queue entry is written with its ledger transition (the embedded
+/// queue table, or the cluster ledger's outbox that the running brokers publish).
+#[derive(Clone)]
+pub struct Records {
+    pub ledger: Arc<dyn Ledger>,
+    pub payloads: Arc<dyn PayloadStore>,
+    db: Option<Database>,
+}
+
+impl Records {
+    pub fn close(&self) {
+        if let Some(db) = &self.db {
+            db.close();
         }
     }
 }
 
-/// Opens the stores of an installation that has run before, for tools that look at or change
+/// Opens the records of an installation that has run before, for tools that look at or change
 /// existing messages: refuses to create a new, empty data directory (a wrong `--config`
 /// should be an error, not an empty list).
-pub fn open_existing(config: &Config) -> Result<Stores> {
+pub async fn open_existing(config: &Config) -> Result<Records> {
     match config.storage.backend {
         Backend::Embedded => {
             let db = config.storage.data_dir.join("amtsbote.db");
@@ -122,9 +194,30 @@ pub fn open_existing(config: &Config) -> Result<Stores> {
                     config.storage.data_dir.display()
                 );
             }
+            let stores = open(config, KeyPolicy::MustExist).await?;
+            Ok(Records {
+                ledger: stores.ledger,
+                payloads: stores.payloads,
+                db: stores.embedded.map(|e| e.db),
+            })
+        }
+        Backend::Cluster => {
+            let storage = &config.storage;
+            let pg = storage
+                .postgres
+                .as_ref()
+                .context("the cluster backend needs [storage.postgres]")?;
+            let key = payload_key(&storage.key_file(), KeyPolicy::MustExist)?;
+            let ledger = PgLedger::connect(pg)
+                .await
+                .context("cannot open the ledger on PostgreSQL")?;
+            Ok(Records {
+                ledger: Arc::new(ledger),
+                payloads: cluster_payloads(config, key).await?,
+                db: None,
+            })
         }
     }
-    open(config, KeyPolicy::MustExist)
 }
 
 impl Stores {

@@ -3,7 +3,7 @@
 //! the stores.
 
 use crate::backend::{self, KeyPolicy, Stores};
-use crate::config::{Config, ConfigError};
+use crate::config::{Backend, Config, ConfigError};
 use crate::connectors::{self, ConnectorHandle};
 use crate::inbound::http::{HttpIntake, HttpSources};
 use crate::inbound::{fit_connect, xta};
@@ -213,7 +213,7 @@ pub struct Running {
     pub stores: Stores,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
-    _lock: std::fs::File,
+    _lock: Option<std::fs::File>,
 }
 
 impl Running {
@@ -241,21 +241,28 @@ pub async fn start(config: &Config) -> Result<Running> {
     let data_dir = &config.storage.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let lock_path = data_dir.join("broker.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
-        bail!(
-            "another amtsbote broker is running on {}",
-            data_dir.display()
-        );
-    }
+    // One embedded broker per data directory (its SQLite queue leases assume it); cluster
+    // replicas share everything through PostgreSQL and RabbitMQ, and may share the directory.
+    let lock = if config.storage.backend == Backend::Embedded {
+        let lock_path = data_dir.join("broker.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open {}", lock_path.display()))?;
+        if lock.try_lock().is_err() {
+            bail!(
+                "another amtsbote broker is running on {}",
+                data_dir.display()
+            );
+        }
+        Some(lock)
+    } else {
+        None
+    };
 
-    let stores = backend::open(config, KeyPolicy::CreateIfMissing)?;
+    let stores = backend::open(config, KeyPolicy::CreateIfMissing).await?;
     if let Some(e) = &stores.embedded {
         // We hold the broker lock, so any lease in the file belongs to a process that is gone.
         let released = e
@@ -362,6 +369,16 @@ pub async fn start(config: &Config) -> Result<Running> {
             ledger: stores.ledger.clone(),
         };
         tasks.spawn(adapter.run(shutdown.clone()));
+    }
+    if let Some(c) = &stores.cluster {
+        // The outbox relay: publishes what the ledger committed to RabbitMQ, on every replica
+        // (claims keep them from publishing the same entry at the same time).
+        let relay = c
+            .queue
+            .spawn_relay(Arc::new(c.ledger.clone()), shutdown.clone());
+        tasks.spawn(async move {
+            let _ = relay.await;
+        });
     }
     tasks.spawn(maintenance(
         stores.clone(),

@@ -3,7 +3,7 @@
 //! current configuration; `replayed` and `routed` are recorded and the queue entry created in
 //! one step, so a replay is never half done.
 
-use crate::backend::Stores;
+use crate::backend::Records;
 use crate::intake::DocumentFormat;
 use crate::intake::schema::{self, Verdict};
 use crate::ledger::{LedgerError, MessageRecord, Transition};
@@ -52,7 +52,7 @@ pub fn route(router: &Router, m: &MessageRecord) -> Option<RouteMatch> {
 /// The message is routed and, where its route says so, validated again with the current
 /// configuration, so a parked message goes out once its schema pack is configured.
 pub async fn replay(
-    stores: &Stores,
+    stores: &Records,
     router: &Router,
     validator: &Arc<Validator>,
     id: MessageId,

@@ -183,3 +183,43 @@ fn the_demo_delivers_every_sample() {
     );
     assert!(out.contains("retrying"), "the demo shows a retry: {out}");
 }
+
+#[test]
+fn the_cluster_backend_needs_its_sections_and_the_embedded_one_refuses_them() {
+    let dir = setup();
+    let path = dir.path().join("amtsbote.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[storage]\n",
+        "[storage.rabbitmq]\nurl = { file = \"missing.url\" }\n\n[storage]\nbackend = \"cluster\"\n",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let o = amtsbote(dir.path(), &["--config", "amtsbote.toml", "check"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("storage.postgres") && e.contains("cluster backend needs"),
+        "{e}"
+    );
+    assert!(
+        e.contains("storage.rabbitmq.url") && e.contains("missing.url"),
+        "{e}"
+    );
+
+    // The embedded backend with a cluster section: a mistake worth saying.
+    let dir = setup();
+    let path = dir.path().join("amtsbote.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text}\n[storage.postgres]\nurl = {{ env = \"PG_URL\" }}\n"),
+    )
+    .unwrap();
+    let o = amtsbote(dir.path(), &["--config", "amtsbote.toml", "check"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("storage.postgres") && e.contains("only used by the cluster backend"),
+        "{e}"
+    );
+}

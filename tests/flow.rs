@@ -7,9 +7,8 @@ use amtsbote::sandbox::fachverfahren::Behaviour;
 use common::*;
 use sha2::{Digest, Sha256};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_application_is_delivered_once_with_its_audit_trail() {
-    let b = Broker::start(Behaviour::default(), "").await;
+async fn an_application_is_delivered_once_with_its_audit_trail(backend: Backend) {
+    let b = Broker::start_with(backend, Behaviour::default(), "").await;
     let xml = gewerbe_xml();
     let (status, body) = b
         .post("cottbus", xml.clone(), "application/xml", Some("fc-1"))
@@ -52,9 +51,8 @@ async fn an_application_is_delivered_once_with_its_audit_trail() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_repeated_transport_id_returns_the_first_id_and_changes_nothing() {
-    let b = Broker::start(Behaviour::default(), "").await;
+async fn a_repeated_transport_id_returns_the_first_id_and_changes_nothing(backend: Backend) {
+    let b = Broker::start_with(backend, Behaviour::default(), "").await;
     let (s1, first) = b
         .post("cottbus", gewerbe_xml(), "application/xml", Some("sub-42"))
         .await;
@@ -80,9 +78,9 @@ async fn a_repeated_transport_id_returns_the_first_id_and_changes_nothing() {
     assert_eq!(b.list(&[]).len(), 3);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn transient_failures_are_retried_until_delivered() {
-    let b = Broker::start(
+async fn transient_failures_are_retried_until_delivered(backend: Backend) {
+    let b = Broker::start_with(
+        backend,
         Behaviour {
             fail_every: 1,
             fail_attempts: 2,
@@ -109,9 +107,9 @@ async fn transient_failures_are_retried_until_delivered() {
     assert_eq!(b.received()[0].requests, 3);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn attempts_are_bounded_then_dead() {
-    let b = Broker::start(
+async fn attempts_are_bounded_then_dead(backend: Backend) {
+    let b = Broker::start_with(
+        backend,
         Behaviour {
             unavailable: true,
             ..Default::default()
@@ -134,9 +132,9 @@ async fn attempts_are_bounded_then_dead() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_refused_delivery_is_dead_until_replayed() {
-    let b = Broker::start(
+async fn a_refused_delivery_is_dead_until_replayed(backend: Backend) {
+    let b = Broker::start_with(
+        backend,
         Behaviour {
             reject: true,
             ..Default::default()
@@ -226,9 +224,9 @@ async fn a_refused_delivery_is_dead_until_replayed() {
     b.wait_state(id, "delivered", 20).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn bulk_replay_of_dead_letters() {
-    let b = Broker::start(
+async fn bulk_replay_of_dead_letters(backend: Backend) {
+    let b = Broker::start_with(
+        backend,
         Behaviour {
             reject: true,
             ..Default::default()
@@ -259,9 +257,8 @@ async fn bulk_replay_of_dead_letters() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn unrouted_messages_are_kept_until_a_route_exists() {
-    let mut b = Broker::start(Behaviour::default(), "").await;
+async fn unrouted_messages_are_kept_until_a_route_exists(backend: Backend) {
+    let mut b = Broker::start_with(backend, Behaviour::default(), "").await;
     // XWasser has no route in the test configuration.
     let (status, body) = b
         .post("beispielheim", xwasser_xml(), "application/xml", None)
@@ -313,9 +310,8 @@ async fn unrouted_messages_are_kept_until_a_route_exists() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_file_connector_writes_complete_folders() {
-    let b = Broker::start(Behaviour::default(), "").await;
+async fn the_file_connector_writes_complete_folders(backend: Backend) {
+    let b = Broker::start_with(backend, Behaviour::default(), "").await;
     let xml = xdomea_xml();
     let form = reqwest::multipart::Form::new()
         .part(
@@ -359,9 +355,8 @@ async fn the_file_connector_writes_complete_folders() {
     assert!(leftovers.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn json_with_attachments_goes_out_as_multipart() {
-    let b = Broker::start(Behaviour::default(), "").await;
+async fn json_with_attachments_goes_out_as_multipart(backend: Backend) {
+    let b = Broker::start_with(backend, Behaviour::default(), "").await;
     let json = fixture("examples/messages/hundesteuer-anmeldung.json");
     let form = reqwest::multipart::Form::new()
         .part(
@@ -388,3 +383,38 @@ async fn json_with_attachments_goes_out_as_multipart() {
         got[0]
     );
 }
+
+/// Every test above runs on both deployments: the same behaviour is promised on one machine
+/// (SQLite) and in a cluster (PostgreSQL + RabbitMQ).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(super::Backend::Embedded).await
+                }
+            )*
+        }
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(super::Backend::Cluster).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    an_application_is_delivered_once_with_its_audit_trail,
+    a_repeated_transport_id_returns_the_first_id_and_changes_nothing,
+    transient_failures_are_retried_until_delivered,
+    attempts_are_bounded_then_dead,
+    a_refused_delivery_is_dead_until_replayed,
+    bulk_replay_of_dead_letters,
+    unrouted_messages_are_kept_until_a_route_exists,
+    the_file_connector_writes_complete_folders,
+    json_with_attachments_goes_out_as_multipart,
+);

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 #[derive(ClapArgs)]
 pub struct Args {
     /// What to measure: the intake → delivery path (`intake`), the XÖV stages (`xoev`), the
-    /// FIT-Connect subscriber (`fit-connect`).
+    /// FIT-Connect subscriber (`fit-connect`), the intake → delivery path on PostgreSQL and
+    /// RabbitMQ (`cluster`).
     #[arg(value_enum, default_value = "intake")]
     suite: Suite,
     /// Messages for the max-load run (`xoev`: iterations per stage).
@@ -45,6 +46,13 @@ pub struct Args {
     /// the current directory).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// `cluster`: PostgreSQL URL of a database to bench in (a scratch schema is made and
+    /// dropped), e.g. `postgres://amtsbote@127.0.0.1:55432/amtsbote`.
+    #[arg(long)]
+    pg_url: Option<String>,
+    /// `cluster`: RabbitMQ URL, e.g. `amqp://guest:guest@127.0.0.1:56720/%2f`.
+    #[arg(long)]
+    amqp_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -52,6 +60,8 @@ enum Suite {
     Intake,
     Xoev,
     FitConnect,
+    /// HTTP intake → file connector on PostgreSQL + RabbitMQ, beside raw lapin.
+    Cluster,
 }
 
 /// A well-formed XGewerbeanzeige 2.2 message padded to `size` bytes with a comment.
@@ -96,7 +106,7 @@ fn durability_report(before: &str, after: &str) -> String {
     )
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -104,7 +114,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -142,7 +152,7 @@ fn sqlite_baseline(
     Ok((per_commit, grouped, percentile(&lat, 0.99)))
 }
 
-fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<Config> {
+pub(super) fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<Config> {
     std::fs::write(dir.join("token"), "bench-token")?;
     let mut c = Config::default();
     c.server.listen = "127.0.0.1:0".parse()?;
@@ -219,7 +229,7 @@ async fn post(
     Ok(s.elapsed())
 }
 
-async fn wait_delivered(stores: &crate::backend::Stores, n: usize) -> Result<()> {
+pub(super) async fn wait_delivered(stores: &crate::backend::Stores, n: usize) -> Result<()> {
     loop {
         let done = stores
             .ledger
@@ -253,6 +263,57 @@ async fn delivery_latencies(stores: &crate::backend::Stores) -> Result<Vec<Durat
     Ok(v)
 }
 
+/// What a max-load run measured.
+pub(super) struct Load {
+    pub started: Instant,
+    /// From the first request until the last `202`.
+    pub intake_secs: f64,
+    /// Request → `202`, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+/// Posts `total` copies of `payload` to `url` from `clients` concurrent HTTP clients, each
+/// with its own transport id, as fast as intake answers.
+pub(super) async fn max_load(
+    url: &str,
+    payload: &[u8],
+    clients: usize,
+    total: usize,
+) -> Result<Load> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let body = bytes::Bytes::from(payload.to_vec());
+    let url = Arc::new(url.to_string());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (client, url, body, next) = (client.clone(), url.clone(), body.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                lat.push(post(&client, &url, body.clone(), format!("max-{i}")).await?);
+            }
+        });
+    }
+    let mut latencies = Vec::with_capacity(total);
+    while let Some(r) = tasks.join_next().await {
+        latencies.extend(r.context("load client")??);
+    }
+    let intake_secs = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Ok(Load {
+        started,
+        intake_secs,
+        latencies,
+    })
+}
+
 pub async fn run(args: Args) -> Result<ExitCode> {
     match args.suite {
         Suite::Intake => intake(args).await,
@@ -260,6 +321,21 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             tokio::task::spawn_blocking(move || super::bench_xoev::run(args.messages)).await?
         }
         Suite::FitConnect => super::bench_fit_connect::run(args.messages).await,
+        Suite::Cluster => {
+            let need = |v: &Option<String>, flag: &str| {
+                v.clone()
+                    .with_context(|| format!("the cluster suite needs {flag}"))
+            };
+            super::bench_cluster::run(super::bench_cluster::ClusterArgs {
+                messages: args.messages,
+                size: args.size,
+                clients: args.clients,
+                concurrency: args.concurrency,
+                pg_url: need(&args.pg_url, "--pg-url")?,
+                amqp_url: need(&args.amqp_url, "--amqp-url")?,
+            })
+            .await
+        }
     }
 }
 
@@ -327,40 +403,16 @@ async fn intake(args: Args) -> Result<ExitCode> {
     let max_dir = dir.path().join("max");
     std::fs::create_dir_all(&max_dir)?;
     let running = broker::start(&bench_config(&max_dir, args.concurrency)?).await?;
-    let url = Arc::new(format!(
-        "http://{}/api/v1/tenants/bench/messages",
-        running.addr
-    ));
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let url = format!("http://{}/api/v1/tenants/bench/messages", running.addr);
     let metrics_before = crate::telemetry::metrics::metrics().encode();
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..args.clients {
-        let (client, url, body, next) = (client.clone(), url.clone(), body.clone(), next.clone());
-        let total = args.messages;
-        tasks.spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= total {
-                    return Ok::<_, anyhow::Error>(lat);
-                }
-                lat.push(post(&client, &url, body.clone(), format!("max-{i}")).await?);
-            }
-        });
-    }
-    let mut max_lat = Vec::with_capacity(args.messages);
-    while let Some(r) = tasks.join_next().await {
-        max_lat.extend(r.context("load client")??);
-    }
-    let intake_secs = started.elapsed().as_secs_f64();
+    let load = max_load(&url, &payload, args.clients, args.messages).await?;
+    let (started, intake_secs, max_lat) = (load.started, load.intake_secs, load.latencies);
     wait_delivered(&running.stores, args.messages).await?;
     let delivered_secs = started.elapsed().as_secs_f64();
     let durability = durability_report(
         &metrics_before,
         &crate::telemetry::metrics::metrics().encode(),
     );
-    max_lat.sort();
     running.stop().await;
 
     let n = args.messages as f64;

@@ -39,7 +39,7 @@ pub enum Command {
 
 pub async fn run(config_path: Option<&Path>, cmd: Command) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
-    let stores = backend::open_existing(&config)?;
+    let stores = backend::open_existing(&config).await?;
     match cmd {
         Command::List {
             state,

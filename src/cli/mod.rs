@@ -2,6 +2,7 @@
 //! sandboxes. Each subcommand lives in its own file.
 
 mod bench;
+mod bench_cluster;
 mod bench_fit_connect;
 mod bench_xoev;
 mod check;

@@ -914,7 +914,7 @@ impl Outbox for PgLedger {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The PostgreSQL ledger against the shared suite, plus what only a shared database shows:
     //! races between replicas, the outbox, the pool after lost connections. Each test works
     //! in a schema of its own on the server named by `AMTSBOTE_TEST_PG_URL`, and drops it.
@@ -953,13 +953,13 @@ mod tests {
     }
 
     /// A schema of one test's own, dropped when the test ends (also when it fails).
-    struct TestSchema {
+    pub(crate) struct TestSchema {
         name: String,
         dir: tempfile::TempDir,
     }
 
     impl TestSchema {
-        async fn new() -> TestSchema {
+        pub(crate) async fn new() -> TestSchema {
             let name = format!("t_{}", Uuid::new_v4().simple());
             admin(None)
                 .await
@@ -993,7 +993,7 @@ mod tests {
             }
         }
 
-        async fn ledger(&self) -> PgLedger {
+        pub(crate) async fn ledger(&self) -> PgLedger {
             PgLedger::connect(&self.config("amtsbote-test"))
                 .await
                 .unwrap()

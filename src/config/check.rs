@@ -49,6 +49,7 @@ pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
             format!("cannot read {}: {e}", key_file.display()),
         )),
     }
+    errors.extend(check_backend(&c.storage));
     let data_dir = &c.storage.data_dir;
     if data_dir.exists() && !data_dir.is_dir() {
         errors.push(ConfigError::new(
@@ -70,4 +71,59 @@ pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
         routes: c.routes.len() + tenant_count(|t| t.routes.len()),
         mappings: c.mappings.len(),
     })
+}
+
+/// The backend's sections: present when the backend needs them, absent when it does not, and
+/// every secret readable (not connected to: `check` works offline).
+fn check_backend(s: &super::StorageConfig) -> Vec<ConfigError> {
+    use super::Backend;
+    let mut errors = Vec::new();
+    let mut err = |key: &str, reason: String| {
+        errors.push(ConfigError::new(None, Some(key.to_string()), reason))
+    };
+    match s.backend {
+        Backend::Embedded => {
+            for (present, key) in [
+                (s.postgres.is_some(), "storage.postgres"),
+                (s.rabbitmq.is_some(), "storage.rabbitmq"),
+            ] {
+                if present {
+                    err(
+                        key,
+                        "only used by the cluster backend; set `storage.backend = \"cluster\"` or remove the section".into(),
+                    );
+                }
+            }
+        }
+        Backend::Cluster => {
+            match &s.postgres {
+                None => err(
+                    "storage.postgres",
+                    "the cluster backend needs `[storage.postgres]` with `url = { file = … }` or `{ env = … }`".into(),
+                ),
+                Some(pg) => {
+                    if let Err(e) = crate::secrets::read(&pg.url) {
+                        err("storage.postgres.url", e);
+                    }
+                }
+            }
+            match &s.rabbitmq {
+                None => err(
+                    "storage.rabbitmq",
+                    "the cluster backend needs `[storage.rabbitmq]` with `url = { file = … }` or `{ env = … }`".into(),
+                ),
+                Some(r) => {
+                    if let Err(e) = crate::secrets::read(&r.url) {
+                        err("storage.rabbitmq.url", e);
+                    }
+                    for (i, u) in r.fallback_urls.iter().enumerate() {
+                        if let Err(e) = crate::secrets::read(u) {
+                            err(&format!("storage.rabbitmq.fallback_urls[{i}]"), e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    errors
 }

@@ -202,6 +202,14 @@ fn resolve_paths(c: &mut Config, base: &Path) {
     if let Some(k) = c.storage.payload_key_file.as_mut() {
         fix(k);
     }
+    if let Some(pg) = c.storage.postgres.as_mut() {
+        fix_secret(&mut pg.url);
+    }
+    if let Some(r) = c.storage.rabbitmq.as_mut() {
+        fix_secret(&mut r.url);
+        r.fallback_urls.iter_mut().for_each(&fix_secret);
+    }
+
     let sources = c
         .sources
         .values_mut()

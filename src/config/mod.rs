@@ -121,6 +121,10 @@ pub enum Backend {
     /// SQLite ledger and queue, local payload directory.
     #[default]
     Embedded,
+    /// PostgreSQL ledger (`[storage.postgres]`), RabbitMQ queues (`[storage.rabbitmq]`),
+    /// payloads in `<data_dir>/payloads` (which all replicas must then share). Several
+    /// replicas may run.
+    Cluster,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +140,10 @@ pub struct StorageConfig {
     /// The ledger row stays as audit trail, in state `purged`.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// Cluster backend: the ledger's database.
+    pub postgres: Option<cluster::PostgresConfig>,
+    /// Cluster backend: the queues' broker.
+    pub rabbitmq: Option<cluster::RabbitConfig>,
 }
 
 impl Default for StorageConfig {
@@ -145,6 +153,8 @@ impl Default for StorageConfig {
             data_dir: PathBuf::from("./amtsbote-data"),
             payload_key_file: None,
             retention: Duration::from_secs(30 * 24 * 3600),
+            postgres: None,
+            rabbitmq: None,
         }
     }
 }

@@ -18,6 +18,7 @@
 //! With `accept = "delivery"` the answer waits for the Fachverfahren: a delivered message is
 //! accepted, a dead one rejected.
 
+use crate::broker::replica_id;
 use crate::config::{AcceptMode, Config, ConfigError, FitConnectSource, SecretRef, SourceConfig};
 use crate::intake::{Draft, Intake, Origin};
 use crate::ledger::Ledger;
@@ -260,16 +261,56 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    /// Runs until `shutdown`: poll, handle, wait (interval or callback).
+    /// The poller lease's name: one replica subscribes to this destination at a time.
+    fn lease_name(&self) -> String {
+        format!("fit-connect:{}", self.destination.destination_id)
+    }
+
+    /// How long the lease lasts without renewal: three poll intervals, at least 30 s.
+    fn lease_ttl(&self) -> Duration {
+        (self.destination.poll_interval * 3).max(Duration::from_secs(30))
+    }
+
+    /// Takes or renews the poller lease; false while another replica holds it.
+    async fn hold_lease(&self, standby: &mut bool) -> Result<bool, String> {
+        let d = &self.destination;
+        let held = self
+            .ledger
+            .lease_poller(&self.lease_name(), replica_id(), self.lease_ttl())
+            .await
+            .map_err(|e| format!("poller lease: {e}"))?;
+        if held && *standby {
+            tracing::info!(source = %d.source, destination = %d.destination_id,
+                "FIT-Connect: this replica polls the destination now");
+        } else if !held && !*standby {
+            tracing::info!(source = %d.source, destination = %d.destination_id, lease = %self.lease_name(),
+                "FIT-Connect: another replica polls this destination; standing by");
+        }
+        *standby = !held;
+        Ok(held)
+    }
+
+    /// Runs until `shutdown`: poll, handle, wait (interval or callback). In a cluster only
+    /// the replica holding the destination's poller lease polls; the others stand by and take
+    /// over when the lease expires (a callback reaching a standby replica is only a hint:
+    /// the holder's polling finds the submission).
     pub async fn run(self, shutdown: CancellationToken) {
         let d = &self.destination;
         let mut failures = 0u32;
+        let mut standby = false;
         loop {
+            let round = async {
+                if self.hold_lease(&mut standby).await? {
+                    self.poll().await.map(|()| true)
+                } else {
+                    Ok(false)
+                }
+            };
             let pause = match tokio::select! {
-                r = self.poll() => r,
-                _ = shutdown.cancelled() => return,
+                r = round => r,
+                _ = shutdown.cancelled() => break,
             } {
-                Ok(()) => {
+                Ok(_) => {
                     failures = 0;
                     d.poll_interval
                 }
@@ -285,8 +326,16 @@ impl Adapter {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = d.wake.notified() => {}
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => break,
             }
+        }
+        if let Err(e) = self
+            .ledger
+            .release_poller(&self.lease_name(), replica_id())
+            .await
+        {
+            tracing::warn!(source = %d.source, error = %e,
+                "FIT-Connect: could not release the poller lease; it expires by itself");
         }
     }
 

@@ -50,17 +50,125 @@ pub struct Broker {
     client: reqwest::Client,
 }
 
+/// Which deployment a test runs against (DESIGN.md, "Two deployments, one code path").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite ledger and queue, local payload directory.
+    Embedded,
+    /// PostgreSQL ledger, RabbitMQ queues (the services `scripts/services.sh` starts), payloads
+    /// in the local directory.
+    Cluster,
+}
+
+fn required_env(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: cluster-mode tests need the services of scripts/services.sh \
+             (run `eval \"$(scripts/services.sh start)\"` first; scripts/test.sh does this)"
+        )
+    })
+}
+
+/// A fresh PostgreSQL schema and RabbitMQ name prefix for one test, so tests sharing the
+/// services never see each other's messages. Returns the `[storage]` section.
+pub fn cluster_storage(dir: &Path) -> String {
+    let pg = required_env("AMTSBOTE_TEST_PG_URL");
+    let amqp = required_env("AMTSBOTE_TEST_AMQP_URL");
+    cluster_storage_on(dir, &pg, &[amqp])
+}
+
+/// As [`cluster_storage`], on the given PostgreSQL and RabbitMQ (first URL, then fallbacks).
+pub fn cluster_storage_on(dir: &Path, pg: &str, amqp: &[String]) -> String {
+    let scope = format!("t{}", uuid::Uuid::new_v4().simple());
+    let out = Command::new("psql")
+        .arg(pg)
+        .args(["-qc", &format!("CREATE SCHEMA {scope}")])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "cannot create schema {scope}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    std::fs::write(
+        dir.join("pg.url"),
+        format!("{pg}{sep}options=-csearch_path%3D{scope}"),
+    )
+    .unwrap();
+    let mut fallbacks = Vec::new();
+    for (i, url) in amqp.iter().enumerate() {
+        let name = format!("amqp{i}.url");
+        std::fs::write(dir.join(&name), url).unwrap();
+        if i > 0 {
+            fallbacks.push(format!("{{ file = \"{name}\" }}"));
+        }
+    }
+    format!(
+        r#"[storage]
+backend = "cluster"
+data_dir = "data"
+
+[storage.postgres]
+url = {{ file = "pg.url" }}
+pool_size = 8
+
+[storage.rabbitmq]
+url = {{ file = "amqp0.url" }}
+fallback_urls = [{}]
+prefix = "{scope}"
+"#,
+        fallbacks.join(", ")
+    )
+}
+
+/// Where a test's broker keeps its state.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    Embedded,
+    /// The shared test services (environment).
+    Cluster,
+    /// Given services: a PostgreSQL URL and RabbitMQ node URLs.
+    ClusterOn {
+        pg: String,
+        amqp: Vec<String>,
+    },
+}
+
+impl From<Backend> for Storage {
+    fn from(b: Backend) -> Storage {
+        match b {
+            Backend::Embedded => Storage::Embedded,
+            Backend::Cluster => Storage::Cluster,
+        }
+    }
+}
+
 /// The configuration every test starts from: two tenants, a global source, an http
 /// connector to the sample Fachverfahren, a file connector, routes by standard.
 pub fn config_text(dir: &Path, port: u16, fv_url: &str, extra: &str) -> String {
+    config_text_for(&Storage::Embedded, dir, port, fv_url, extra)
+}
+
+/// As [`config_text`], on `storage`.
+pub fn config_text_for(
+    storage: &Storage,
+    dir: &Path,
+    port: u16,
+    fv_url: &str,
+    extra: &str,
+) -> String {
+    let storage = match storage {
+        Storage::Embedded => "[storage]\ndata_dir = \"data\"\n".to_string(),
+        Storage::Cluster => cluster_storage(dir),
+        Storage::ClusterOn { pg, amqp } => cluster_storage_on(dir, pg, amqp),
+    };
     format!(
         r#"
 [server]
 listen = "127.0.0.1:{port}"
 
-[storage]
-data_dir = "data"
-
+{storage}
 [queue]
 poll_interval = "100ms"
 visibility_timeout = "30s"
@@ -129,8 +237,21 @@ impl Broker {
         Self::start_on(free_port(), behaviour, extra).await
     }
 
+    /// As [`Broker::start`], on `storage` (a [`Backend`] or given cluster services).
+    pub async fn start_with(
+        storage: impl Into<Storage>,
+        behaviour: Behaviour,
+        extra: &str,
+    ) -> Broker {
+        Self::start_full(&storage.into(), free_port(), behaviour, extra).await
+    }
+
     /// As [`Broker::start`], listening on `port`.
     pub async fn start_on(port: u16, behaviour: Behaviour, extra: &str) -> Broker {
+        Self::start_full(&Storage::Embedded, port, behaviour, extra).await
+    }
+
+    async fn start_full(storage: &Storage, port: u16, behaviour: Behaviour, extra: &str) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let fv = SampleFachverfahren::start("127.0.0.1:0".parse().unwrap(), behaviour)
             .await
@@ -141,7 +262,8 @@ impl Broker {
         std::fs::write(
             &config,
             // `{FV}` in `extra` stands for the sample Fachverfahren's base URL.
-            config_text(
+            config_text_for(
+                storage,
                 dir.path(),
                 port,
                 &format!("http://{}", fv.addr),
@@ -168,6 +290,21 @@ impl Broker {
 
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Another broker process on the same configuration (a cluster replica), listening on its
+    /// own port and logging to its own file; started and ready.
+    pub async fn spawn_replica(&self, name: &str) -> Replica {
+        let mut r = Replica {
+            name: name.to_string(),
+            port: free_port(),
+            config: self.config.clone(),
+            log: self.dir.path().join(format!("{name}.log")),
+            env: self.env.clone(),
+            child: None,
+        };
+        r.spawn().await;
+        r
     }
 
     /// Starts the broker process and waits until it is ready.
@@ -390,6 +527,91 @@ fn walk(dir: &Path) -> usize {
 }
 
 impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A further broker process on a [`Broker`]'s configuration (cluster mode).
+pub struct Replica {
+    pub name: String,
+    pub port: u16,
+    config: PathBuf,
+    log: PathBuf,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Replica {
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Starts the process and waits until it is ready.
+    pub async fn spawn(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_amtsbote"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env(
+                "AMTSBOTE__SERVER__LISTEN",
+                format!("127.0.0.1:{}", self.port),
+            )
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = client.get(format!("{}/readyz", self.base())).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "replica {} exited with {status} during start:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica {} not ready after 60 s:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Replica {
     fn drop(&mut self) {
         self.kill9();
     }

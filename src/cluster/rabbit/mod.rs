@@ -14,7 +14,7 @@
 //! channel loss (RabbitMQ's semantic), counted as an attempt (quorum queues' delivery count).
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod topology;
 
 use crate::cluster::envelope::{CONTENT_TYPE, MESSAGE_TYPE, QueuedEnvelope};

@@ -12,7 +12,7 @@ use crate::ledger::OutboxEntry;
 use std::path::Path;
 use tokio::net::{TcpListener, TcpStream};
 
-fn amqp_url() -> String {
+pub(crate) fn amqp_url() -> String {
     std::env::var("AMTSBOTE_TEST_AMQP_URL").expect(
         "AMTSBOTE_TEST_AMQP_URL is not set: start RabbitMQ with `scripts/services.sh start` and export what it prints (scripts/test.sh does both)",
     )
@@ -27,7 +27,7 @@ fn secret_file(dir: &Path, name: &str, value: &str) -> SecretRef {
     }
 }
 
-fn config(dir: &Path, prefix: &str, url: &str, fallbacks: &[String]) -> RabbitConfig {
+pub(crate) fn config(dir: &Path, prefix: &str, url: &str, fallbacks: &[String]) -> RabbitConfig {
     RabbitConfig {
         url: secret_file(dir, "url", url),
         fallback_urls: fallbacks
@@ -41,9 +41,9 @@ fn config(dir: &Path, prefix: &str, url: &str, fallbacks: &[String]) -> RabbitCo
 }
 
 /// Deletes a test's exchanges and queues when dropped, also after a failed assertion.
-struct Cleanup {
-    prefix: String,
-    connectors: Vec<String>,
+pub(crate) struct Cleanup {
+    pub(crate) prefix: String,
+    pub(crate) connectors: Vec<String>,
 }
 
 impl Drop for Cleanup {
@@ -92,7 +92,7 @@ struct Rig {
     _cleanup: Cleanup,
 }
 
-fn prefix() -> String {
+pub(crate) fn prefix() -> String {
     format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
@@ -586,7 +586,7 @@ async fn raw_roundtrip_moves_every_message() {
 }
 
 /// Runs `rabbitmqctl` against the test node of `scripts/services.sh` (its node name and ports
-/// are fixed there; the node's files live under `AMTSBOTE_TEST_SERVICES`).
+/// follow from the AMQP port; the node's files live under `AMTSBOTE_TEST_SERVICES`).
 async fn rabbitmqctl(args: &[&str]) -> String {
     let dir = std::env::var("AMTSBOTE_TEST_SERVICES").expect(
         "AMTSBOTE_TEST_SERVICES is not set: start the services with `scripts/services.sh start` and export what it prints",
@@ -597,13 +597,22 @@ async fn rabbitmqctl(args: &[&str]) -> String {
     } else {
         "rabbitmqctl"
     };
-    let node = "amtsbote-test@localhost";
+    // services.sh names the node after its AMQP port and puts distribution and the port
+    // mapper on the next two ports.
+    let amqp_port: u16 = std::env::var("AMTSBOTE_TEST_AMQP_URL")
+        .ok()
+        .and_then(|u| {
+            let rest = u.rsplit_once(':')?.1;
+            rest.split('/').next()?.parse().ok()
+        })
+        .expect("AMTSBOTE_TEST_AMQP_URL names a port");
+    let node = format!("amtsbote-test-{amqp_port}@localhost");
     let out = tokio::process::Command::new(bin)
-        .args(["-n", node, "-q"])
+        .args(["-n", &node, "-q"])
         .args(args)
-        .env("RABBITMQ_NODENAME", node)
-        .env("ERL_EPMD_PORT", "56722")
-        .env("RABBITMQ_DIST_PORT", "56721")
+        .env("RABBITMQ_NODENAME", &node)
+        .env("ERL_EPMD_PORT", (amqp_port + 2).to_string())
+        .env("RABBITMQ_DIST_PORT", (amqp_port + 1).to_string())
         .env("RABBITMQ_MNESIA_BASE", format!("{rabbit}/mnesia"))
         .env("RABBITMQ_LOG_BASE", format!("{rabbit}/log"))
         .env("RABBITMQ_CONFIG_FILE", format!("{rabbit}/rabbitmq"))
