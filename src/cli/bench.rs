@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 #[derive(ClapArgs)]
 pub struct Args {
     /// What to measure: the intake → delivery path (`intake`), the XÖV stages (`xoev`), the
-    /// FIT-Connect subscriber (`fit-connect`).
+    /// FIT-Connect subscriber (`fit-connect`), the XTA mailbox reader beside HTTP intake of
+    /// the same messages (`xta`).
     #[arg(value_enum, default_value = "intake")]
     suite: Suite,
     /// Messages for the max-load run (`xoev`: iterations per stage).
@@ -52,6 +53,7 @@ enum Suite {
     Intake,
     Xoev,
     FitConnect,
+    Xta,
 }
 
 /// A well-formed XGewerbeanzeige 2.2 message padded to `size` bytes with a comment.
@@ -104,7 +106,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -142,7 +144,7 @@ fn sqlite_baseline(
     Ok((per_commit, grouped, percentile(&lat, 0.99)))
 }
 
-fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<Config> {
+pub(super) fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<Config> {
     std::fs::write(dir.join("token"), "bench-token")?;
     let mut c = Config::default();
     c.server.listen = "127.0.0.1:0".parse()?;
@@ -184,7 +186,7 @@ fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<Config> {
 
 /// Removes a finished phase's data and flushes the file system, so that write-back of one
 /// phase does not slow the next.
-async fn settle_disk(dir: &std::path::Path) -> Result<()> {
+pub(super) async fn settle_disk(dir: &std::path::Path) -> Result<()> {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let _ = std::fs::remove_dir_all(&dir);
@@ -196,7 +198,7 @@ async fn settle_disk(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-async fn post(
+pub(super) async fn post(
     client: &reqwest::Client,
     url: &str,
     body: bytes::Bytes,
@@ -219,7 +221,7 @@ async fn post(
     Ok(s.elapsed())
 }
 
-async fn wait_delivered(stores: &crate::backend::Stores, n: usize) -> Result<()> {
+pub(super) async fn wait_delivered(stores: &crate::backend::Stores, n: usize) -> Result<()> {
     loop {
         let done = stores
             .ledger
@@ -260,6 +262,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             tokio::task::spawn_blocking(move || super::bench_xoev::run(args.messages)).await?
         }
         Suite::FitConnect => super::bench_fit_connect::run(args.messages).await,
+        Suite::Xta => super::bench_xta::run(args.messages, args.size, args.clients).await,
     }
 }
 

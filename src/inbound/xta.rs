@@ -51,9 +51,6 @@ const FAILPOINT_BEFORE_CLOSE: &str = "xta-before-close";
 /// `ItemsPending` must not keep a round going forever).
 const MAX_PAGES: usize = 10_000;
 
-/// Messages of one account fetched and taken in at once.
-const CONCURRENCY: usize = 4;
-
 /// Longest pause between two `checkAccountActive` while the account is refused.
 const MAX_RECHECK: Duration = Duration::from_secs(3600);
 
@@ -67,6 +64,8 @@ pub struct Account {
     client: XtaClient,
     poll_interval: Duration,
     max_list_items: u32,
+    /// Messages fetched and taken in at once.
+    concurrency: usize,
     filter: Filter,
     certificate_expires_at: i64,
 }
@@ -199,6 +198,9 @@ fn build_one(
     if x.max_list_items == 0 {
         errors.push(err("max_list_items", "must be at least 1".into()));
     }
+    if x.concurrency == 0 {
+        errors.push(err("concurrency", "must be at least 1".into()));
+    }
     let identity = match secrets::read(&x.client_certificate_password) {
         Err(e) => {
             errors.push(err("client_certificate_password", e));
@@ -251,6 +253,7 @@ fn build_one(
             client,
             poll_interval: x.poll_interval,
             max_list_items: x.max_list_items,
+            concurrency: x.concurrency,
             filter: Filter::new(&x.filter),
             certificate_expires_at,
         }),
@@ -481,7 +484,7 @@ impl Adapter {
             left += leave.len() as u64;
             let results: Vec<Result<(), Failure>> = futures::stream::iter(take)
                 .map(|m| async move { self.take(&m).await })
-                .buffer_unordered(CONCURRENCY)
+                .buffer_unordered(a.concurrency)
                 .collect()
                 .await;
             for r in results {
