@@ -498,6 +498,20 @@ impl Adapter {
             if page.items_pending() == 0 {
                 break;
             }
+            // A long mailbox takes longer than the lease: renew it between pages, and stop
+            // if another replica has taken over meanwhile.
+            match self
+                .ledger
+                .lease_poller(&a.lease_name(), replica_id(), a.lease_ttl())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(source = %a.source, "XTA: the poller lease went to another replica during the round; stopping it");
+                    return outcome;
+                }
+                Err(e) => return Err(Failure::Transient(format!("poller lease: {e}"))),
+            }
             let Some(request_id) = page.request_id().map(str::to_string) else {
                 break;
             };
