@@ -513,3 +513,39 @@ async fn only_the_holder_of_the_poller_lease_reads_the_mailbox() {
     x.wait_closed(COTTBUS, &second, 30).await;
     assert_eq!(b.list(&[]).len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_intake_cannot_take_is_kept_as_rejected_and_closed() {
+    use amtsbote_xta::{Content, ContentContainer};
+    let x = Xta::start(&[("cottbus", COTTBUS)]).await;
+    let extra = x.source("cottbus", "xta-postfach", "cottbus", COTTBUS, "");
+    let b = Broker::start(Behaviour::default(), &extra).await;
+    // A ZIP container as the message content: not a document intake can read.
+    let (metadata, _) =
+        amtsbote::sandbox::xta::sample_message(&xdomea_xml(), "ags:09162000", COTTBUS, Vec::new())
+            .unwrap();
+    let id = metadata.message_id.clone();
+    let zip = b"PK\x03\x04 not really a zip".to_vec();
+    x.control()
+        .deliver(
+            metadata,
+            ContentContainer::new(Content::new(zip.clone(), "application/zip")),
+        )
+        .unwrap();
+    x.wait_closed(COTTBUS, &id, 30).await;
+    let m = message_for(&b, &id, 10).await;
+    let m = b
+        .wait_state(m["id"].as_str().unwrap(), "rejected", 10)
+        .await;
+    assert!(
+        m["last_reason"].as_str().unwrap().contains(&id),
+        "the reason names the XTA MessageID: {m:#}"
+    );
+    assert_eq!(m["parts"][0]["size"], zip.len(), "kept as evidence");
+    assert_eq!(
+        x.entry(COTTBUS, &id).fetch_count,
+        1,
+        "not fetched every round"
+    );
+    assert!(b.received().is_empty());
+}

@@ -599,15 +599,17 @@ impl Adapter {
         metadata: &MessageMetaData,
         container: &ContentContainer,
     ) -> Result<MessageId, IntakeError> {
-        match self.receive(metadata, container, None).await {
-            Ok(id) => Ok(id),
+        let result = match self.receive(metadata, container, None).await {
             Err(
                 e @ (IntakeError::Malformed { .. }
                 | IntakeError::Unsupported(_)
                 | IntakeError::MissingDocument),
             ) => self.receive(metadata, container, Some(e.to_string())).await,
+            other => other,
+        };
+        match result {
             Err(e @ IntakeError::TooLarge { .. }) => self.too_large(metadata, container, e).await,
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
