@@ -25,19 +25,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MAILBOX: &str = "ags:00000001";
-/// Messages fetched at once, by the broker (its `concurrency`) and by the bare client.
-const CONCURRENCY: usize = 8;
+/// Messages fetched at once, by the broker (its `concurrency`) and by the bare client: the
+/// default-ish setting, and one that lets intake group more commits.
+const CONCURRENCY: [usize; 2] = [8, 32];
 const PAGE: u32 = 100;
 
 /// Puts `n` copies of the payload into the mailbox.
-fn seed(server: &RunningSandbox, payload: &[u8], n: usize) -> Result<Vec<String>> {
-    let mut ids = Vec::with_capacity(n);
+fn seed(server: &RunningSandbox, payload: &[u8], n: usize) -> Result<()> {
     for _ in 0..n {
         let (metadata, container) = sample_message(payload, SAMPLE_AUTHOR, MAILBOX, Vec::new())?;
-        ids.push(metadata.message_id.clone());
         server.control.deliver(metadata, container)?;
     }
-    Ok(ids)
+    Ok(())
 }
 
 fn open_messages(server: &RunningSandbox) -> usize {
@@ -49,8 +48,8 @@ fn open_messages(server: &RunningSandbox) -> usize {
         .count()
 }
 
-/// The bare transport: list, fetch and close everything, `CONCURRENCY` at a time.
-async fn drain(client: &XtaClient) -> Result<usize> {
+/// The bare transport: list, fetch and close everything, `concurrency` at a time.
+async fn drain(client: &XtaClient, concurrency: usize) -> Result<usize> {
     let mut taken = 0;
     loop {
         let page = client.get_status_list(PAGE).await?;
@@ -64,7 +63,7 @@ async fn drain(client: &XtaClient) -> Result<usize> {
                 client.close(None, &[&m.message_id]).await?;
                 Ok(())
             })
-            .buffer_unordered(CONCURRENCY)
+            .buffer_unordered(concurrency)
             .collect()
             .await;
         for r in results {
@@ -91,12 +90,11 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
         payload.len()
     );
     let setup = Setup::load_or_create(&dir.path().join("xta"), &[format!("bench={MAILBOX}")])?;
-    let server = setup.start("127.0.0.1:0".parse()?).await?;
 
-    // 1. The XTA transport alone.
-    seed(&server, &payload, n)?;
     let password = std::fs::read_to_string(setup.dir.join(crate::sandbox::xta::PASSWORD_FILE))?;
-    let mut config = ClientConfig::new(server.endpoints.clone());
+    let mut config = ClientConfig::new(amtsbote_xta::client::Endpoints::from_base(
+        "https://127.0.0.1",
+    ));
     config.identity = Some(ClientIdentity::from_pkcs12_file(
         setup.pkcs12("bench").context("bench account")?,
         password.trim(),
@@ -104,54 +102,60 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
     config.trust = Some(TrustAnchors::from_pem_file(&setup.local.ca_pem)?);
     config.builtin_roots = false;
     config.author = Some(PartyIdentifier::xoev(MAILBOX));
-    let client = XtaClient::new(config)?;
-    let started = Instant::now();
-    let drained = drain(&client).await?;
-    let transport_secs = started.elapsed().as_secs_f64();
-    anyhow::ensure!(drained == n, "the bare client took {drained} of {n}");
+    // (concurrency, transport alone s, broker s)
+    let mut runs = Vec::new();
+    for concurrency in CONCURRENCY {
+        // A fresh server each time: its mailbox scans grow with what it holds.
+        let server = setup.start("127.0.0.1:0".parse()?).await?;
+        config.endpoints = server.endpoints.clone();
+        let client = XtaClient::new(config.clone())?;
+        // 1. The XTA transport alone.
+        seed(&server, &payload, n)?;
+        let started = Instant::now();
+        let drained = drain(&client, concurrency).await?;
+        let transport_secs = started.elapsed().as_secs_f64();
+        anyhow::ensure!(drained == n, "the bare client took {drained} of {n}");
 
-    // 2. The broker reading the mailbox, started once everything waits.
-    let ids = seed(&server, &payload, n)?;
-    let xta_dir = dir.path().join("broker-xta");
-    std::fs::create_dir_all(&xta_dir)?;
-    let mut c = super::bench::bench_config(&xta_dir, 64)?;
-    let toml = setup
-        .source_toml("bench", "postfach", "bench", MAILBOX, &server)
-        .replace(
-            "poll_interval = \"5s\"",
-            &format!(
-                "poll_interval = \"200ms\"\nmax_list_items = {PAGE}\nconcurrency = {CONCURRENCY}"
-            ),
+        // 2. The broker reading the mailbox, started once everything waits.
+        seed(&server, &payload, n)?;
+        let xta_dir = dir.path().join(format!("broker-xta-{concurrency}"));
+        std::fs::create_dir_all(&xta_dir)?;
+        let mut c = super::bench::bench_config(&xta_dir, 64)?;
+        let toml = setup
+            .source_toml("bench", "postfach", "bench", MAILBOX, &server)
+            .replace(
+                "poll_interval = \"5s\"",
+                &format!(
+                    "poll_interval = \"200ms\"\nmax_list_items = {PAGE}\nconcurrency = {concurrency}"
+                ),
+            );
+        let table: toml::Table = toml::from_str(&toml)?;
+        let source =
+            SourceConfig::deserialize(table["tenants"]["bench"]["sources"]["postfach"].clone())?;
+        c.tenants.insert(
+            "bench".into(),
+            TenantConfig {
+                name: "Benchmark".into(),
+                sources: [("postfach".to_string(), source)].into(),
+                ..Default::default()
+            },
         );
-    let table: toml::Table = toml::from_str(&toml)?;
-    let source =
-        SourceConfig::deserialize(table["tenants"]["bench"]["sources"]["postfach"].clone())?;
-    c.tenants.insert(
-        "bench".into(),
-        TenantConfig {
-            name: "Benchmark".into(),
-            sources: [("postfach".to_string(), source)].into(),
-            ..Default::default()
-        },
-    );
-    let started = Instant::now();
-    let running = broker::start(&c).await?;
-    super::bench::wait_delivered(&running.stores, n).await?;
-    while open_messages(&server) > 0 {
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(1800),
-            "messages still open after 30 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
+        let running = broker::start(&c).await?;
+        super::bench::wait_delivered(&running.stores, n).await?;
+        while open_messages(&server) > 0 {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(1800),
+                "messages still open after 30 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let xta_secs = started.elapsed().as_secs_f64();
+        running.stop().await;
+        super::bench::settle_disk(&xta_dir).await?;
+        runs.push((concurrency, transport_secs, xta_secs));
+        server.shutdown().await;
     }
-    let xta_secs = started.elapsed().as_secs_f64();
-    running.stop().await;
-    anyhow::ensure!(
-        ids.len() == n && open_messages(&server) == 0,
-        "not every message was closed"
-    );
-    server.shutdown().await;
-    super::bench::settle_disk(&xta_dir).await?;
 
     // 3. The same messages through HTTP intake.
     let http_dir = dir.path().join("broker-http");
@@ -190,29 +194,35 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
 
     let rate = |secs: f64| n as f64 / secs;
     println!();
-    println!("{:<70} {:>10}", "", "msg/s");
+    println!("{:<74} {:>10}", "", "msg/s");
+    for (concurrency, transport_secs, _) in &runs {
+        println!(
+            "{:<74} {:>10.0}",
+            format!("XTA transport alone: list + getMessage + close, {concurrency} at a time"),
+            rate(*transport_secs)
+        );
+    }
+    for (concurrency, _, xta_secs) in &runs {
+        println!(
+            "{:<74} {:>10.0}",
+            format!(
+                "amtsbote XTA mailbox → file connector delivered + closed (concurrency {concurrency})"
+            ),
+            rate(*xta_secs)
+        );
+    }
     println!(
-        "{:<70} {:>10.0}",
-        format!("XTA transport alone: list + getMessage + close, {CONCURRENCY} at a time"),
-        rate(transport_secs)
-    );
-    println!(
-        "{:<70} {:>10.0}",
-        format!(
-            "amtsbote XTA mailbox → file connector delivered + closed (concurrency {CONCURRENCY})"
-        ),
-        rate(xta_secs)
-    );
-    println!(
-        "{:<70} {:>10.0}",
+        "{:<74} {:>10.0}",
         format!("amtsbote HTTP intake → file connector delivered ({clients} clients)"),
         rate(http_secs)
     );
     println!();
-    println!(
-        "ratio XTA / HTTP: {:.2}; XTA / transport alone: {:.2}  ({n} messages: XTA {xta_secs:.1} s, HTTP {http_secs:.1} s)",
-        rate(xta_secs) / rate(http_secs),
-        rate(xta_secs) / rate(transport_secs)
-    );
+    for (concurrency, transport_secs, xta_secs) in &runs {
+        println!(
+            "concurrency {concurrency}: ratio XTA / HTTP {:.2}, XTA / transport alone {:.2}  (XTA {xta_secs:.1} s, HTTP {http_secs:.1} s for {n} messages)",
+            rate(*xta_secs) / rate(http_secs),
+            rate(*xta_secs) / rate(*transport_secs)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
