@@ -463,3 +463,89 @@ poll_interval = "200ms"
     assert_eq!(m["parts"].as_array().unwrap().len(), 2);
     assert_eq!(m["header"]["xta"]["author"], "ags:09162000");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_holder_of_the_poller_lease_reads_the_mailbox() {
+    let x = Xta::start(&[("cottbus", COTTBUS)]).await;
+    let extra = x.source("cottbus", "xta-postfach", "cottbus", COTTBUS, "");
+    let b = Broker::start(Behaviour::default(), &extra).await;
+    let first = x.deliver(&gewerbe_xml(), COTTBUS, vec![]);
+    x.wait_closed(COTTBUS, &first, 30).await;
+    // Another replica takes the lease (as the cluster ledger would let it after ours expired).
+    let db = rusqlite::Connection::open(b.data_dir().join("amtsbote.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let far = i64::MAX / 2;
+    let taken = db
+        .execute(
+            "UPDATE poller_leases SET holder = 'other-replica', until = ?1 WHERE name = 'xta:cottbus:xta-postfach'",
+            [far],
+        )
+        .unwrap();
+    assert_eq!(taken, 1, "the broker holds the lease xta:<tenant>:<source>");
+    let wait_log = |needle: &'static str| {
+        let b = &b;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !b.log().contains(needle) {
+                assert!(Instant::now() < deadline, "no `{needle}`:\n{}", b.log());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_log("another replica polls this mailbox").await;
+    let second = x.deliver(&gewerbe_xml(), COTTBUS, vec![]);
+    let served = x.control().requests_served();
+    // Several poll intervals pass (the broker's own log says it keeps standing by).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        x.control().requests_served(),
+        served,
+        "no request while standing by"
+    );
+    assert_eq!(x.entry(COTTBUS, &second).fetch_count, 0);
+    // The other replica goes away (its lease expires): this one takes over.
+    db.execute(
+        "UPDATE poller_leases SET until = 0 WHERE name = 'xta:cottbus:xta-postfach'",
+        [],
+    )
+    .unwrap();
+    wait_log("this replica polls the mailbox now").await;
+    x.wait_closed(COTTBUS, &second, 30).await;
+    assert_eq!(b.list(&[]).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_intake_cannot_take_is_kept_as_rejected_and_closed() {
+    use amtsbote_xta::{Content, ContentContainer};
+    let x = Xta::start(&[("cottbus", COTTBUS)]).await;
+    let extra = x.source("cottbus", "xta-postfach", "cottbus", COTTBUS, "");
+    let b = Broker::start(Behaviour::default(), &extra).await;
+    // A ZIP container as the message content: not a document intake can read.
+    let (metadata, _) =
+        amtsbote::sandbox::xta::sample_message(&xdomea_xml(), "ags:09162000", COTTBUS, Vec::new())
+            .unwrap();
+    let id = metadata.message_id.clone();
+    let zip = b"PK\x03\x04 not really a zip".to_vec();
+    x.control()
+        .deliver(
+            metadata,
+            ContentContainer::new(Content::new(zip.clone(), "application/zip")),
+        )
+        .unwrap();
+    x.wait_closed(COTTBUS, &id, 30).await;
+    let m = message_for(&b, &id, 10).await;
+    let m = b
+        .wait_state(m["id"].as_str().unwrap(), "rejected", 10)
+        .await;
+    assert!(
+        m["last_reason"].as_str().unwrap().contains(&id),
+        "the reason names the XTA MessageID: {m:#}"
+    );
+    assert_eq!(m["parts"][0]["size"], zip.len(), "kept as evidence");
+    assert_eq!(
+        x.entry(COTTBUS, &id).fetch_count,
+        1,
+        "not fetched every round"
+    );
+    assert!(b.received().is_empty());
+}

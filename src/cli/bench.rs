@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 #[derive(ClapArgs)]
 pub struct Args {
     /// What to measure: the intake → delivery path (`intake`), the XÖV stages (`xoev`), the
-    /// FIT-Connect subscriber (`fit-connect`), the intake → delivery path on PostgreSQL and
-    /// RabbitMQ (`cluster`).
+    /// FIT-Connect subscriber (`fit-connect`), the XTA mailbox reader beside HTTP intake of
+    /// the same messages (`xta`), the intake → delivery path on PostgreSQL and RabbitMQ
+    /// (`cluster`).
     #[arg(value_enum, default_value = "intake")]
     suite: Suite,
     /// Messages for the max-load run (`xoev`: iterations per stage).
@@ -62,6 +63,7 @@ enum Suite {
     FitConnect,
     /// HTTP intake → file connector on PostgreSQL + RabbitMQ, beside raw lapin.
     Cluster,
+    Xta,
 }
 
 /// A well-formed XGewerbeanzeige 2.2 message padded to `size` bytes with a comment.
@@ -194,7 +196,7 @@ pub(super) fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<
 
 /// Removes a finished phase's data and flushes the file system, so that write-back of one
 /// phase does not slow the next.
-async fn settle_disk(dir: &std::path::Path) -> Result<()> {
+pub(super) async fn settle_disk(dir: &std::path::Path) -> Result<()> {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let _ = std::fs::remove_dir_all(&dir);
@@ -206,7 +208,7 @@ async fn settle_disk(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-async fn post(
+pub(super) async fn post(
     client: &reqwest::Client,
     url: &str,
     body: bytes::Bytes,
@@ -336,6 +338,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             })
             .await
         }
+        Suite::Xta => super::bench_xta::run(args.messages, args.size, args.clients).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod bench;
 mod bench_cluster;
 mod bench_fit_connect;
 mod bench_xoev;
+mod bench_xta;
 mod check;
 mod demo;
 mod keys;

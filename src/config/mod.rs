@@ -330,6 +330,9 @@ pub struct XtaSource {
     /// Entries per status list page (`maxListItems`); further pages with `getNextStatusList`.
     #[serde(default = "xta_max_list_items")]
     pub max_list_items: u32,
+    /// Messages of this mailbox fetched and taken in at once.
+    #[serde(default = "xta_concurrency")]
+    pub concurrency: usize,
     /// Which messages this source takes; the rest stays in the mailbox for whoever can.
     #[serde(default)]
     pub filter: XtaFilter,
@@ -354,6 +357,9 @@ fn xta_poll_interval() -> Duration {
 }
 fn xta_max_list_items() -> u32 {
     50
+}
+fn xta_concurrency() -> usize {
+    4
 }
 
 /// A FIT-Connect destination. Keys and secrets come from files or the environment.

@@ -51,9 +51,6 @@ const FAILPOINT_BEFORE_CLOSE: &str = "xta-before-close";
 /// `ItemsPending` must not keep a round going forever).
 const MAX_PAGES: usize = 10_000;
 
-/// Messages of one account fetched and taken in at once.
-const CONCURRENCY: usize = 4;
-
 /// Longest pause between two `checkAccountActive` while the account is refused.
 const MAX_RECHECK: Duration = Duration::from_secs(3600);
 
@@ -67,6 +64,8 @@ pub struct Account {
     client: XtaClient,
     poll_interval: Duration,
     max_list_items: u32,
+    /// Messages fetched and taken in at once.
+    concurrency: usize,
     filter: Filter,
     certificate_expires_at: i64,
 }
@@ -199,6 +198,9 @@ fn build_one(
     if x.max_list_items == 0 {
         errors.push(err("max_list_items", "must be at least 1".into()));
     }
+    if x.concurrency == 0 {
+        errors.push(err("concurrency", "must be at least 1".into()));
+    }
     let identity = match secrets::read(&x.client_certificate_password) {
         Err(e) => {
             errors.push(err("client_certificate_password", e));
@@ -251,6 +253,7 @@ fn build_one(
             client,
             poll_interval: x.poll_interval,
             max_list_items: x.max_list_items,
+            concurrency: x.concurrency,
             filter: Filter::new(&x.filter),
             certificate_expires_at,
         }),
@@ -481,7 +484,7 @@ impl Adapter {
             left += leave.len() as u64;
             let results: Vec<Result<(), Failure>> = futures::stream::iter(take)
                 .map(|m| async move { self.take(&m).await })
-                .buffer_unordered(CONCURRENCY)
+                .buffer_unordered(a.concurrency)
                 .collect()
                 .await;
             for r in results {
@@ -494,6 +497,20 @@ impl Adapter {
             }
             if page.items_pending() == 0 {
                 break;
+            }
+            // A long mailbox takes longer than the lease: renew it between pages, and stop
+            // if another replica has taken over meanwhile.
+            match self
+                .ledger
+                .lease_poller(&a.lease_name(), replica_id(), a.lease_ttl())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(source = %a.source, "XTA: the poller lease went to another replica during the round; stopping it");
+                    return outcome;
+                }
+                Err(e) => return Err(Failure::Transient(format!("poller lease: {e}"))),
             }
             let Some(request_id) = page.request_id().map(str::to_string) else {
                 break;
@@ -582,15 +599,17 @@ impl Adapter {
         metadata: &MessageMetaData,
         container: &ContentContainer,
     ) -> Result<MessageId, IntakeError> {
-        match self.receive(metadata, container, None).await {
-            Ok(id) => Ok(id),
+        let result = match self.receive(metadata, container, None).await {
             Err(
                 e @ (IntakeError::Malformed { .. }
                 | IntakeError::Unsupported(_)
                 | IntakeError::MissingDocument),
             ) => self.receive(metadata, container, Some(e.to_string())).await,
+            other => other,
+        };
+        match result {
             Err(e @ IntakeError::TooLarge { .. }) => self.too_large(metadata, container, e).await,
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
