@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL and RabbitMQ for the cluster-mode tests, on loopback only, with their
-# data under one directory. Used by scripts/test.sh; run it by hand to get the same services
+# Throwaway PostgreSQL, RabbitMQ and an S3-compatible object store (moto) for the cluster-mode
+# tests, on loopback only, with their data under one directory. Used by scripts/test.sh; run it by hand to get the same services
 # for `cargo nextest run` during development.
 #
-#   scripts/services.sh start [DIR]   start both (default DIR: target/test-services), print env
-#   scripts/services.sh stop  [DIR]   stop both, by the pids they recorded
+#   scripts/services.sh start [DIR]   start all (default DIR: target/test-services), print env
+#   scripts/services.sh stop  [DIR]   stop all, by the pids they recorded
 #   scripts/services.sh env   [DIR]   print the environment the tests read
 #   scripts/services.sh restart-pg|restart-rabbit [DIR]   stop and start one of them (fault tests)
 #   scripts/services.sh kill-rabbit [DIR]                  kill -9 the RabbitMQ node (fault tests)
 #
-# Ports: PostgreSQL 55432, RabbitMQ AMQP 56720 (distribution 56721, epmd 56722).
-# Tests read AMTSBOTE_TEST_PG_URL and AMTSBOTE_TEST_AMQP_URL; they fail (not skip) without them.
+# Ports: PostgreSQL 55432, RabbitMQ AMQP 56720 (distribution 56721, epmd 56722), S3 (moto) 55900.
+# Tests read AMTSBOTE_TEST_PG_URL, AMTSBOTE_TEST_AMQP_URL and AMTSBOTE_TEST_S3_ENDPOINT; they
+# fail (not skip) without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 action=${1:-start}
 dir=$(realpath -m "${2:-target/test-services}")
 # Other ports (a second, private set for the fault tests, which restart what they use):
-# AMTSBOTE_SERVICES_PG_PORT, AMTSBOTE_SERVICES_AMQP_PORT (distribution and epmd follow it).
+# AMTSBOTE_SERVICES_PG_PORT, AMTSBOTE_SERVICES_AMQP_PORT (distribution and epmd follow it),
+# AMTSBOTE_SERVICES_S3_PORT (default: the PostgreSQL port + 468).
 pg_port=${AMTSBOTE_SERVICES_PG_PORT:-55432}
 amqp_port=${AMTSBOTE_SERVICES_AMQP_PORT:-56720}
 dist_port=$((amqp_port + 1))
 epmd_port=$((amqp_port + 2))
+s3_port=${AMTSBOTE_SERVICES_S3_PORT:-$((pg_port + 468))}
 node=amtsbote-test-${amqp_port}@localhost
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -35,6 +38,7 @@ rabbitmqctl() { "$rabbit_bin/rabbitmqctl" "$@"; }
 env_lines() {
     echo "export AMTSBOTE_TEST_PG_URL=postgres://amtsbote@127.0.0.1:${pg_port}/amtsbote"
     echo "export AMTSBOTE_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:${amqp_port}/%2f"
+    echo "export AMTSBOTE_TEST_S3_ENDPOINT=http://127.0.0.1:${s3_port}"
     echo "export AMTSBOTE_TEST_SERVICES=${dir}"
 }
 
@@ -90,6 +94,34 @@ start_rabbit() {
     fi
 }
 
+# moto keeps its buckets in memory: nothing to keep between runs. Its pid is recorded so that
+# stop ends exactly this process.
+start_s3() {
+    python3 -c "import moto.server" 2>/dev/null || { echo "moto is not installed (pip install 'moto[server]')" >&2; exit 1; }
+    mkdir -p "$dir"
+    if [ -f "$dir/moto.pid" ] && kill -0 "$(cat "$dir/moto.pid")" 2>/dev/null; then
+        return
+    fi
+    python3 -m moto.server -H 127.0.0.1 -p "$s3_port" >"$dir/moto.log" 2>&1 &
+    echo $! > "$dir/moto.pid"
+    for _ in $(seq 1 100); do
+        if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${s3_port}/')" 2>/dev/null; then
+            return
+        fi
+        kill -0 "$(cat "$dir/moto.pid")" 2>/dev/null || { echo "moto did not start, see $dir/moto.log" >&2; exit 1; }
+        sleep 0.2
+    done
+    echo "moto did not answer on port ${s3_port} within 20 s, see $dir/moto.log" >&2
+    exit 1
+}
+
+stop_s3() {
+    if [ -f "$dir/moto.pid" ]; then
+        kill "$(cat "$dir/moto.pid")" 2>/dev/null || true
+        rm -f "$dir/moto.pid"
+    fi
+}
+
 stop_pg() {
     if [ -n "$pg_bin" ] && [ -f "$dir/pg/postmaster.pid" ]; then
         as_pg "$pg_bin/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null 2>&1 || true
@@ -104,6 +136,7 @@ stop_rabbit() {
 }
 
 stop_all() {
+    stop_s3
     stop_pg
     stop_rabbit
     if [ -d "$dir/rabbitmq" ]; then
@@ -113,7 +146,7 @@ stop_all() {
 }
 
 case "$action" in
-    start) start_pg; start_rabbit; env_lines ;;
+    start) start_pg; start_rabbit; start_s3; env_lines ;;
     stop) stop_all ;;
     env) env_lines ;;
     restart-pg) stop_pg; start_pg ;;

@@ -28,13 +28,19 @@ if ! python3 -c "import jwcrypto" 2>/dev/null; then
     python3 -m pip install --quiet jwcrypto
 fi
 
+# The S3-compatible server the payload store tests run against (scripts/services.sh starts it).
+if ! python3 -c "import moto.server, boto3" 2>/dev/null; then
+    echo "==> installing moto[server] (PyPI)"
+    python3 -m pip install --quiet 'moto[server]'
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> services for the cluster-mode tests (PostgreSQL, RabbitMQ on loopback)"
+echo "==> services for the cluster-mode tests (PostgreSQL, RabbitMQ, S3 on loopback)"
 eval "$(scripts/services.sh start)"
 trap 'scripts/services.sh stop' EXIT
 

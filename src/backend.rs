@@ -1,11 +1,12 @@
 //! Opening the configured backend: the ledger, the queue and the payload store, as the
 //! deployment table in DESIGN.md chooses them — embedded (SQLite + local directory) or cluster
-//! (PostgreSQL + RabbitMQ + a shared payload directory).
+//! (PostgreSQL + RabbitMQ + S3 or a shared payload directory).
 
 use crate::cluster::{PgLedger, RabbitQueue};
 use crate::config::{Backend, Config};
 use crate::embedded::{Database, SqliteLedger, SqliteQueue};
 use crate::ledger::Ledger;
+use crate::payload::s3::S3Store;
 use crate::payload::sealed::PayloadKey;
 use crate::payload::{LocalStore, PayloadStore};
 use crate::queue::Queue;
@@ -154,9 +155,15 @@ async fn open_cluster(config: &Config, key_policy: KeyPolicy) -> Result<Stores> 
     })
 }
 
-/// The cluster's payload store: `<data_dir>/payloads`, which every replica must share (one
-/// machine, or a shared file system).
+/// The cluster's payload store: S3 when configured, else `<data_dir>/payloads`, which every
+/// replica must share (one machine, or a shared file system).
 async fn cluster_payloads(config: &Config, key: PayloadKey) -> Result<Arc<dyn PayloadStore>> {
+    if let Some(s3) = &config.storage.s3 {
+        let store = S3Store::connect(s3, key)
+            .await
+            .context("cannot open the payload store on S3")?;
+        return Ok(Arc::new(store));
+    }
     let dir = &config.storage.data_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;

@@ -33,10 +33,18 @@ impl SyncGroup {
     pub fn for_dir(dir: &Path) -> SyncGroup {
         use std::collections::HashMap;
         use std::sync::{LazyLock, Weak};
-        static GROUPS: LazyLock<Mutex<HashMap<u64, Weak<Inner>>>> = LazyLock::new(Default::default);
+        // Keyed by runtime too: the flushing task lives on the runtime that made the group,
+        // and dies with it. A group shared with another runtime (tests run each in a runtime
+        // of its own, in parallel) would leave that runtime's writers waiting forever.
+        type Key = (u64, Option<tokio::runtime::Id>);
+        static GROUPS: LazyLock<Mutex<HashMap<Key, Weak<Inner>>>> = LazyLock::new(Default::default);
         let Some(device) = device_of(dir) else {
             return SyncGroup::new(dir);
         };
+        let device = (
+            device,
+            tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
+        );
         let mut groups = GROUPS.lock().expect("sync groups");
         if let Some(inner) = groups.get(&device).and_then(Weak::upgrade) {
             return SyncGroup { inner };

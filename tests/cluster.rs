@@ -450,3 +450,101 @@ async fn a_rabbitmq_cluster_node_killed_mid_flow_loses_nothing() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// Payloads on S3-compatible object storage (the test server of `scripts/services.sh`): a
+/// message with an attachment goes through intake, RabbitMQ and the http connector, and its
+/// parts live in the bucket — encrypted — not in the local directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn payloads_in_s3_go_through_the_cluster() {
+    let endpoint = std::env::var("AMTSBOTE_TEST_S3_ENDPOINT").expect(
+        "AMTSBOTE_TEST_S3_ENDPOINT is not set: run `eval \"$(scripts/services.sh start)\"` first",
+    );
+    let bucket = format!("amtsbote-e2e-{}", uuid::Uuid::new_v4().simple());
+    let http = reqwest::Client::new();
+    // The test server takes unsigned requests to create a bucket.
+    let r = http
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    let extra = format!(
+        r#"
+[storage.s3]
+bucket = "{bucket}"
+endpoint = "{endpoint}"
+prefix = "e2e"
+access_key_id = {{ file = "s3.id" }}
+secret_access_key = {{ file = "s3.secret" }}
+allow_http = true
+"#
+    );
+    // `[storage.s3]` belongs after the cluster storage section: start_with appends `extra` at
+    // the end of the file, where TOML allows a sub-table of [storage].
+    let dir_files = |d: &Path| {
+        std::fs::write(d.join("s3.id"), "testing").unwrap();
+        std::fs::write(d.join("s3.secret"), "testing").unwrap();
+    };
+    let b =
+        Broker::start_with_files(Backend::Cluster, Behaviour::default(), &extra, dir_files).await;
+    let secret_marker = b"Musterstrasse 12, 03046 Cottbus";
+    let mut document = gewerbe_xml();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "document",
+            reqwest::multipart::Part::bytes(std::mem::take(&mut document))
+                .mime_str("application/xml")
+                .unwrap(),
+        )
+        .part(
+            "attachment",
+            reqwest::multipart::Part::bytes(secret_marker.repeat(1000)).file_name("scan.pdf"),
+        );
+    let (status, body) = b.post_form("cottbus", form).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    b.wait_state(&id, "delivered", 30).await;
+    assert_eq!(
+        b.payload_files(),
+        0,
+        "nothing in the local payload directory"
+    );
+
+    // The bucket holds the message's parts, and none of them in clear text.
+    let listing = http
+        .get(format!("{endpoint}/{bucket}?list-type=2&prefix=e2e"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split("</Key>").next())
+        .collect();
+    assert!(
+        keys.iter()
+            .any(|k| k.contains(&id) && k.ends_with("attachment-1")),
+        "{keys:?}"
+    );
+    for k in &keys {
+        let bytes = http
+            .get(format!("{endpoint}/{bucket}/{k}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            !bytes
+                .windows(secret_marker.len())
+                .any(|w| w == secret_marker.as_slice()),
+            "{k} is stored in clear text"
+        );
+    }
+    // The Fachverfahren got the attachment back, decrypted.
+    assert!(b.received().iter().any(|r| r.key == id));
+}

@@ -86,6 +86,7 @@ fn check_backend(s: &super::StorageConfig) -> Vec<ConfigError> {
             for (present, key) in [
                 (s.postgres.is_some(), "storage.postgres"),
                 (s.rabbitmq.is_some(), "storage.rabbitmq"),
+                (s.s3.is_some(), "storage.s3"),
             ] {
                 if present {
                     err(
@@ -120,6 +121,16 @@ fn check_backend(s: &super::StorageConfig) -> Vec<ConfigError> {
                         if let Err(e) = crate::secrets::read(u) {
                             err(&format!("storage.rabbitmq.fallback_urls[{i}]"), e);
                         }
+                    }
+                }
+            }
+            if let Some(s3) = &s.s3 {
+                for (r, key) in [
+                    (&s3.access_key_id, "storage.s3.access_key_id"),
+                    (&s3.secret_access_key, "storage.s3.secret_access_key"),
+                ] {
+                    if let Err(e) = crate::secrets::read(r) {
+                        err(key, e);
                     }
                 }
             }

@@ -209,6 +209,10 @@ fn resolve_paths(c: &mut Config, base: &Path) {
         fix_secret(&mut r.url);
         r.fallback_urls.iter_mut().for_each(&fix_secret);
     }
+    if let Some(s3) = c.storage.s3.as_mut() {
+        fix_secret(&mut s3.access_key_id);
+        fix_secret(&mut s3.secret_access_key);
+    }
 
     let sources = c
         .sources

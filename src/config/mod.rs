@@ -122,8 +122,8 @@ pub enum Backend {
     #[default]
     Embedded,
     /// PostgreSQL ledger (`[storage.postgres]`), RabbitMQ queues (`[storage.rabbitmq]`),
-    /// payloads in `<data_dir>/payloads` (which all replicas must then share). Several
-    /// replicas may run.
+    /// payloads on S3-compatible storage (`[storage.s3]`) or, without it, in
+    /// `<data_dir>/payloads` (which all replicas must then share). Several replicas may run.
     Cluster,
 }
 
@@ -144,6 +144,9 @@ pub struct StorageConfig {
     pub postgres: Option<cluster::PostgresConfig>,
     /// Cluster backend: the queues' broker.
     pub rabbitmq: Option<cluster::RabbitConfig>,
+    /// Cluster backend: payloads on S3-compatible object storage instead of
+    /// `<data_dir>/payloads`.
+    pub s3: Option<cluster::S3Config>,
 }
 
 impl Default for StorageConfig {
@@ -155,6 +158,7 @@ impl Default for StorageConfig {
             retention: Duration::from_secs(30 * 24 * 3600),
             postgres: None,
             rabbitmq: None,
+            s3: None,
         }
     }
 }

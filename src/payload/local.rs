@@ -18,6 +18,7 @@ use futures::stream::BoxStream;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 #[derive(Clone)]
@@ -51,7 +52,7 @@ impl LocalStore {
     }
 
     /// Ids of messages that have parts in the store (for the orphan sweep).
-    pub fn stored_ids(&self) -> std::io::Result<Vec<(MessageId, std::time::SystemTime)>> {
+    pub fn stored_ids(&self) -> std::io::Result<Vec<(MessageId, SystemTime)>> {
         let mut out = Vec::new();
         let Ok(shards) = std::fs::read_dir(&self.dir) else {
             return Ok(out);
@@ -329,12 +330,23 @@ impl PayloadStore for LocalStore {
         // A purge must stay purged after a crash.
         self.sync_group().sync().await.map_err(|e| io_err(id, e))
     }
+
+    async fn stored_messages(&self) -> Result<Vec<(MessageId, SystemTime)>, PayloadError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.stored_ids())
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .map_err(|e| PayloadError::Unavailable {
+                reason: format!("cannot list the payload directory: {e}"),
+            })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::{get_bytes, put_bytes};
+    use crate::payload::{conformance, get_bytes, put_bytes};
 
     #[tokio::test]
     async fn stores_encrypted_and_reads_back() {
@@ -366,54 +378,37 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn exact_chunk_multiples_and_empty_parts() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path(), PayloadKey::generate());
-        for len in [0usize, CHUNK, 2 * CHUNK, 2 * CHUNK + 1] {
-            let id = MessageId::new();
-            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
-            // Feed in odd pieces to exercise the chunking.
-            let pieces: Vec<Result<Bytes, std::io::Error>> = data
-                .chunks(1000)
-                .map(|c| Ok(Bytes::copy_from_slice(c)))
-                .collect();
-            store
-                .put(
-                    id,
-                    "attachment-1",
-                    Box::pin(futures::stream::iter(pieces)),
-                    u64::MAX,
-                )
-                .await
-                .unwrap();
-            assert_eq!(
-                get_bytes(&store, id, "attachment-1").await.unwrap(),
-                data,
-                "len {len}"
-            );
-        }
+    /// Large enough for the streaming writer and reader (above `IN_MEMORY`).
+    const LARGE: usize = 3 * IN_MEMORY + 12345;
+
+    fn store(dir: &std::path::Path) -> LocalStore {
+        LocalStore::new(dir, PayloadKey::generate())
     }
 
     #[tokio::test]
-    async fn over_the_limit_keeps_nothing() {
+    async fn conformance_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path(), PayloadKey::generate());
-        let id = MessageId::new();
-        let pieces = vec![
-            Ok(Bytes::from(vec![1u8; 600])),
-            Ok(Bytes::from(vec![2u8; 600])),
-        ];
-        let err = store
-            .put(id, "payload", Box::pin(futures::stream::iter(pieces)), 1000)
-            .await;
-        assert!(matches!(
-            err,
-            Err(PayloadError::TooLarge { limit: 1000, .. })
-        ));
-        assert!(
-            store.stored_ids().unwrap().is_empty(),
-            "no file left behind"
-        );
+        let s = store(dir.path());
+        conformance::round_trips_at_chunk_boundaries(&s).await;
+        conformance::large_parts_stream(&s, LARGE).await;
+        conformance::put_again_replaces(&s).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_nothing_kept_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        conformance::over_the_limit_keeps_nothing(&s, LARGE).await;
+        conformance::failed_source_keeps_nothing(&s, LARGE).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_keys_missing_delete_concurrency() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        conformance::wrong_key_is_an_integrity_error(&s, &store(dir.path()), LARGE).await;
+        conformance::missing_parts(&s).await;
+        conformance::delete_removes_every_part(&s).await;
+        conformance::concurrent_puts(&s, LARGE).await;
     }
 }

@@ -3,15 +3,20 @@
 //!
 //! Payloads are personal data. Nothing here logs or returns their content in errors.
 
+#[cfg(test)]
+pub mod conformance;
 pub mod local;
+pub mod s3;
 pub mod sealed;
 
 use crate::message::MessageId;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use std::time::SystemTime;
 
 pub use local::LocalStore;
+pub use s3::S3Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PayloadError {
@@ -27,6 +32,10 @@ pub enum PayloadError {
     Source { id: MessageId, reason: String },
     #[error("message {id} is larger than the limit of {limit} bytes")]
     TooLarge { id: MessageId, limit: u64 },
+    /// The store as a whole cannot be used (not reachable, refused the credentials, listing
+    /// failed); not about one message.
+    #[error("the payload store is not usable: {reason}")]
+    Unavailable { reason: String },
 }
 
 /// What [`PayloadStore::put`] stored.
@@ -61,6 +70,11 @@ pub trait PayloadStore: Send + Sync {
 
     /// Deletes every part of a message. Deleting what is not there is not an error.
     async fn delete(&self, id: MessageId) -> Result<(), PayloadError>;
+
+    /// Messages that have something in the store, one entry per stored object (a part, or
+    /// what an interrupted put left), with when it was written. For the orphan sweep, which
+    /// deletes what belongs to no message in the ledger.
+    async fn stored_messages(&self) -> Result<Vec<(MessageId, SystemTime)>, PayloadError>;
 }
 
 /// Stores bytes already in memory.

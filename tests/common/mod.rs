@@ -243,16 +243,34 @@ impl Broker {
         behaviour: Behaviour,
         extra: &str,
     ) -> Broker {
-        Self::start_full(&storage.into(), free_port(), behaviour, extra).await
+        Self::start_full(&storage.into(), free_port(), behaviour, extra, |_| {}).await
+    }
+
+    /// As [`Broker::start_with`], after `files` wrote what the configuration refers to into
+    /// the broker's directory (secrets, keys).
+    pub async fn start_with_files(
+        storage: impl Into<Storage>,
+        behaviour: Behaviour,
+        extra: &str,
+        files: impl FnOnce(&Path),
+    ) -> Broker {
+        Self::start_full(&storage.into(), free_port(), behaviour, extra, files).await
     }
 
     /// As [`Broker::start`], listening on `port`.
     pub async fn start_on(port: u16, behaviour: Behaviour, extra: &str) -> Broker {
-        Self::start_full(&Storage::Embedded, port, behaviour, extra).await
+        Self::start_full(&Storage::Embedded, port, behaviour, extra, |_| {}).await
     }
 
-    async fn start_full(storage: &Storage, port: u16, behaviour: Behaviour, extra: &str) -> Broker {
+    async fn start_full(
+        storage: &Storage,
+        port: u16,
+        behaviour: Behaviour,
+        extra: &str,
+        files: impl FnOnce(&Path),
+    ) -> Broker {
         let dir = tempfile::tempdir().unwrap();
+        files(dir.path());
         let fv = SampleFachverfahren::start("127.0.0.1:0".parse().unwrap(), behaviour)
             .await
             .unwrap();
