@@ -454,16 +454,26 @@ pub async fn purge_expired(stores: &Stores, retention: Duration) {
 
 /// Removes stored parts whose message never made it into the ledger (crash during intake, or
 /// a sender that hung up mid-request). Only parts older than a minute are looked at, so that
-/// an intake in progress is never touched.
+/// an intake in progress is never touched — in a cluster an hour, because another replica's
+/// intake in progress is not known here, and no intake takes that long.
 async fn sweep_orphans(stores: &Stores, intake: &Intake) {
-    let Some(e) = &stores.embedded else { return };
-    let store = e.store.clone();
-    let Ok(Ok(found)) = tokio::task::spawn_blocking(move || store.stored_ids()).await else {
+    let Ok(found) = stores.payloads.stored_messages().await else {
         return;
     };
-    let cutoff = std::time::SystemTime::now() - Duration::from_secs(60);
-    let mut removed = 0;
+    let grace = if stores.cluster.is_some() {
+        Duration::from_secs(3600)
+    } else {
+        Duration::from_secs(60)
+    };
+    let cutoff = std::time::SystemTime::now() - grace;
+    // One entry per stored object: a message counts by its newest.
+    let mut newest: BTreeMap<crate::message::MessageId, std::time::SystemTime> = BTreeMap::new();
     for (id, modified) in found {
+        let t = newest.entry(id).or_insert(modified);
+        *t = (*t).max(modified);
+    }
+    let mut removed = 0;
+    for (id, modified) in newest {
         if modified > cutoff || intake.is_receiving(id) {
             continue;
         }

@@ -650,6 +650,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_put_dropped_half_way_aborts_its_upload() {
+        let b = TestBucket::new().await;
+        let s = b.store(PayloadKey::generate()).await;
+        let id = MessageId::new();
+        // More than one PUT holds, then a sender that stops sending: the multipart upload has
+        // begun when the put is given up (as intake does when a client hangs up).
+        let begun = futures::stream::iter(vec![Ok(Bytes::from(conformance::data(
+            SINGLE_PUT + 1000,
+            7,
+        )))]);
+        let data: ByteStream<'static> = Box::pin(begun.chain(futures::stream::pending()));
+        let putter = s.clone();
+        let put = tokio::spawn(async move { putter.put(id, "attachment-1", data, u64::MAX).await });
+        let mut begun = false;
+        for _ in 0..50 {
+            begun = b.incomplete_uploads() == 1;
+            if begun {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(begun, "the multipart upload began");
+        put.abort();
+        assert!(put.await.unwrap_err().is_cancelled());
+        let mut left = usize::MAX;
+        for _ in 0..50 {
+            left = b.incomplete_uploads();
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(left, 0, "the dropped put's upload was aborted");
+        assert_eq!(conformance::remains(&s, id).await, 0);
+    }
+
+    #[tokio::test]
     async fn objects_are_encrypted_and_laid_out_by_message_and_part() {
         let b = TestBucket::new().await;
         let s = b.store(PayloadKey::generate()).await;
