@@ -4,6 +4,7 @@
 #
 #   scripts/rabbit-cluster.sh start DIR BASE   start nodes 1..3, print their AMQP URLs
 #   scripts/rabbit-cluster.sh kill  DIR N      kill -9 node N (its Erlang VM, by pid)
+#   scripts/rabbit-cluster.sh members DIR N    queues with their member and online counts, from node N
 #   scripts/rabbit-cluster.sh stop  DIR BASE   stop all nodes, by the pids they recorded
 #
 # Node N listens for AMQP on BASE+N, for distribution on BASE+10+N; epmd runs on BASE+20.
@@ -53,9 +54,25 @@ start() {
             ctl start_app >/dev/null
         fi
     done
+    # Quorum queues get their members from the nodes running when they are declared: wait
+    # until every node sees all three, or a queue could end up with two members and lose its
+    # majority with the first node killed.
+    for n in 1 2 3; do
+        node_env "$n" "$base"
+        ctl await_online_nodes 3 --timeout 60000 >/dev/null
+    done
     for n in 1 2 3; do
         echo "amqp://guest:guest@127.0.0.1:$((base + n))/%2f"
     done
+}
+
+# Prints `<queue>\t<number of members>\t<number online>` for every queue, as node N sees them.
+members() {
+    local n=$1 base
+    base=$(cat "$dir/base")
+    node_env "$n" "$base"
+    ctl -q list_queues name members online | awk -F'\t' 'NR > 1 || $1 != "name" {
+        m = gsub(/@/, "@", $2); o = gsub(/@/, "@", $3); print $1 "\t" m "\t" o }'
 }
 
 kill_node() {
@@ -81,6 +98,7 @@ stop() {
 case "$action" in
     start) start "$arg" ;;
     kill) kill_node "$arg" ;;
+    members) members "$arg" ;;
     stop) stop "$arg" ;;
-    *) echo "usage: $0 start|kill|stop DIR BASE|N" >&2; exit 2 ;;
+    *) echo "usage: $0 start|kill|members|stop DIR BASE|N" >&2; exit 2 ;;
 esac

@@ -290,39 +290,61 @@ async fn one_of_two_replicas_killed_20_times_loses_nothing_and_delivers_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rabbitmq_restarted_mid_flow_loses_nothing_and_the_broker_reconnects() {
-    let svc = PrivateServices::start(58432, 58720);
-    let b = Broker::start_with(svc.storage(), Behaviour::default(), "").await;
-    let total = 200;
+/// What [`flow_through_a_fault`] saw.
+struct FaultRun {
+    requests: u32,
+    duplicates: u32,
+    /// How long the fault itself took (e.g. the service's restart).
+    fault: Duration,
+    total: Duration,
+}
+
+/// Sends `total` messages through the broker at a pace, makes `fault` happen once a quarter
+/// is accepted, then waits until every accepted message is delivered exactly once.
+async fn flow_through_a_fault(b: &Broker, total: usize, fault: impl FnOnce()) -> FaultRun {
     let accepted: Accepted = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let senders = start_senders(vec![b.base()], total, 2, PACE, &accepted, &stop);
-    // Let part of the flow through, then restart RabbitMQ under it.
     while accepted.lock().unwrap().len() < total / 4 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let restart = Instant::now();
-    svc.run("restart-rabbit");
-    let down = restart.elapsed();
+    let at = Instant::now();
+    fault();
+    let fault = at.elapsed();
     for s in senders {
         tokio::time::timeout(Duration::from_secs(120), s)
             .await
             .expect("senders finish")
             .unwrap();
     }
-    let (requests, duplicates) = assert_all_delivered_once(&b, &accepted, total, 120).await;
+    let (requests, duplicates) = assert_all_delivered_once(b, &accepted, total, 120).await;
+    FaultRun {
+        requests,
+        duplicates,
+        fault,
+        total: started.elapsed(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rabbitmq_restarted_mid_flow_loses_nothing_and_the_broker_reconnects() {
+    let svc = PrivateServices::start(58432, 58720);
+    let b = Broker::start_with(svc.storage(), Behaviour::default(), "").await;
+    let total = 200;
+    let run = flow_through_a_fault(&b, total, || svc.run("restart-rabbit")).await;
     let log = b.log();
     assert!(
         log.contains("the connection was lost; reconnecting") && log.contains("consuming again"),
         "the broker says it lost RabbitMQ and consumes again:\n{log}"
     );
     println!(
-        "RabbitMQ restarted mid-flow ({:.1} s down): {total} messages, {total} cases, {requests} requests, \
-         {duplicates} duplicates absorbed, {:.1} s",
-        down.as_secs_f64(),
-        started.elapsed().as_secs_f64()
+        "RabbitMQ restarted mid-flow ({:.1} s down): {total} messages, {total} cases, {} requests, \
+         {} duplicates absorbed, {:.1} s",
+        run.fault.as_secs_f64(),
+        run.requests,
+        run.duplicates,
+        run.total.as_secs_f64()
     );
 }
 
@@ -331,28 +353,14 @@ async fn postgres_restarted_mid_flow_the_broker_recovers_by_itself() {
     let svc = PrivateServices::start(58532, 58820);
     let b = Broker::start_with(svc.storage(), Behaviour::default(), "").await;
     let total = 200;
-    let accepted: Accepted = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let senders = start_senders(vec![b.base()], total, 2, PACE, &accepted, &stop);
-    while accepted.lock().unwrap().len() < total / 4 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let restart = Instant::now();
-    svc.run("restart-pg");
-    let down = restart.elapsed();
-    for s in senders {
-        tokio::time::timeout(Duration::from_secs(120), s)
-            .await
-            .expect("senders finish")
-            .unwrap();
-    }
-    let (requests, duplicates) = assert_all_delivered_once(&b, &accepted, total, 120).await;
+    let run = flow_through_a_fault(&b, total, || svc.run("restart-pg")).await;
     println!(
-        "PostgreSQL restarted mid-flow ({:.1} s down): {total} messages, {total} cases, {requests} requests, \
-         {duplicates} duplicates absorbed, {:.1} s",
-        down.as_secs_f64(),
-        started.elapsed().as_secs_f64()
+        "PostgreSQL restarted mid-flow ({:.1} s down): {total} messages, {total} cases, {} requests, \
+         {} duplicates absorbed, {:.1} s",
+        run.fault.as_secs_f64(),
+        run.requests,
+        run.duplicates,
+        run.total.as_secs_f64()
     );
 }
 
@@ -379,6 +387,29 @@ impl RabbitCluster {
         let urls = out.lines().map(str::to_string).collect::<Vec<_>>();
         assert_eq!(urls.len(), 3, "three node URLs: {out}");
         RabbitCluster { dir, base, urls }
+    }
+
+    /// Every queue with its number of members and of members online, as node `node` sees it.
+    fn members(&self, node: u8) -> Vec<(String, usize, usize)> {
+        let out = script(
+            &[
+                "scripts/rabbit-cluster.sh",
+                "members",
+                &self.dir.path().join("rc").display().to_string(),
+                &node.to_string(),
+            ],
+            &[],
+        );
+        out.lines()
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                Some((
+                    f.next()?.to_string(),
+                    f.next()?.parse().ok()?,
+                    f.next()?.parse().ok()?,
+                ))
+            })
+            .collect()
     }
 
     fn kill(&self, node: u8) {
@@ -422,32 +453,27 @@ async fn a_rabbitmq_cluster_node_killed_mid_flow_loses_nothing() {
         "",
     )
     .await;
+    // The broker declared its queues on a cluster of three: each has a member on every node,
+    // so one node may go.
+    let queues = rc.members(1);
+    assert!(
+        queues.len() >= 4 && queues.iter().all(|(_, members, _)| *members == 3),
+        "every quorum queue has three members: {queues:?}"
+    );
     let total = 200;
-    let accepted: Accepted = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let senders = start_senders(vec![b.base()], total, 2, PACE, &accepted, &stop);
-    while accepted.lock().unwrap().len() < total / 4 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     // Node 1 is the one the broker connected to (first URL).
-    rc.kill(1);
-    for s in senders {
-        tokio::time::timeout(Duration::from_secs(120), s)
-            .await
-            .expect("senders finish")
-            .unwrap();
-    }
-    let (requests, duplicates) = assert_all_delivered_once(&b, &accepted, total, 120).await;
+    let run = flow_through_a_fault(&b, total, || rc.kill(1)).await;
     let log = b.log();
     assert!(
         log.contains("the connection was lost; reconnecting") && log.contains("fallback_urls"),
         "the broker moved to another node:\n{log}"
     );
     println!(
-        "RabbitMQ 3-node cluster, node 1 killed mid-flow: {total} messages, {total} cases, {requests} requests, \
-         {duplicates} duplicates absorbed, {:.1} s",
-        started.elapsed().as_secs_f64()
+        "RabbitMQ 3-node cluster, node 1 killed mid-flow: {total} messages, {total} cases, {} requests, \
+         {} duplicates absorbed, {:.1} s",
+        run.requests,
+        run.duplicates,
+        run.total.as_secs_f64()
     );
 }
 

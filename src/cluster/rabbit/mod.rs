@@ -325,6 +325,14 @@ impl RabbitQueue {
                 .await
         })
         .await;
+        if matches!(confirmed, Ok(Ok(Confirmation::Nack(_))) | Err(_)) {
+            // A channel whose quorum-queue client lost track of a queue's leader (its node
+            // went down) can go on refusing publishes after a new leader was elected; a fresh
+            // channel asks again. Publishes in flight on it fail and are retried by the caller.
+            let _ = channel
+                .close(200, "replaced after a refused or unconfirmed publish".into())
+                .await;
+        }
         match confirmed {
             Ok(Ok(Confirmation::Ack(None))) => Ok(()),
             Ok(Ok(Confirmation::Ack(Some(_)))) => Err(storage(format!(
