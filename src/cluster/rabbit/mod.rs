@@ -330,7 +330,10 @@ impl RabbitQueue {
             // went down) can go on refusing publishes after a new leader was elected; a fresh
             // channel asks again. Publishes in flight on it fail and are retried by the caller.
             let _ = channel
-                .close(200, "replaced after a refused or unconfirmed publish".into())
+                .close(
+                    200,
+                    "replaced after a refused or unconfirmed publish".into(),
+                )
                 .await;
         }
         match confirmed {
