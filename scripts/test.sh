@@ -22,16 +22,23 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Debian marks its Python as externally managed (PEP 668): plain `pip install` is refused
+# there, so fall back to installing beside the system packages.
+pip_install() {
+    python3 -m pip install --quiet "$@" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "$@"
+}
+
 # Python tools the interoperability tests use (an independent JOSE implementation).
 if ! python3 -c "import jwcrypto" 2>/dev/null; then
     echo "==> installing jwcrypto (PyPI)"
-    python3 -m pip install --quiet jwcrypto
+    pip_install jwcrypto
 fi
 
 # The S3-compatible server the payload store tests run against (scripts/services.sh starts it).
 if ! python3 -c "import moto.server, boto3" 2>/dev/null; then
     echo "==> installing moto[server] (PyPI)"
-    python3 -m pip install --quiet 'moto[server]'
+    pip_install 'moto[server]'
 fi
 
 echo "==> cargo fmt --check"
