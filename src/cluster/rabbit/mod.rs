@@ -8,6 +8,12 @@
 //! its outcome was recorded (lost ack, duplicate publish from the outbox relay) is recognised
 //! by the ledger state and dropped, so consumers are idempotent on the message id.
 //!
+//! Settling: `Ack` acks; `RetryAfter(d)` publishes the next attempt to the retry tier for `d`
+//! (with a confirm) and acks; `Dead` publishes to the connector's dead letters (with a
+//! confirm) and acks — the queue's own dead-lettering is at-most-once for quorum queues and only
+//! the fallback. `release` publishes the unchanged copy again and acks, because a requeue
+//! would count as an attempt (quorum queues' delivery count), which a release must not.
+//!
 //! The connection heals itself: when it drops (RabbitMQ restart, node down), the next use
 //! reconnects, trying `url` and then `fallback_urls`, and declares the topology again;
 //! consumers wait with backoff until that works and resume. Unacked deliveries come back on
@@ -548,6 +554,8 @@ impl Queue for RabbitQueue {
             let ready = passive_count(&channel, &names.work_queue(&connector)).await?;
             let dead = passive_count(&channel, &names.dead_queue(&connector)).await?;
             out.push(QueueDepth {
+                // RabbitMQ reports ready messages only; what is unacked is counted here, for
+                // this process (other replicas count their own).
                 leased: self.lease_counter(&connector).load(Ordering::SeqCst),
                 connector,
                 ready,
