@@ -96,6 +96,14 @@ fn storage(e: impl std::fmt::Display) -> QueueError {
 }
 
 impl Live {
+    /// The connector's topology is to be declared again on next use.
+    fn forget(&self, connector: &str) {
+        self.declared
+            .lock()
+            .expect("never poisoned")
+            .remove(connector);
+    }
+
     async fn publisher(&self) -> Result<Channel, QueueError> {
         let mut channel = self.publisher.lock().await;
         if !channel.status().connected() {
@@ -333,9 +341,13 @@ impl RabbitQueue {
         .await;
         match confirmed {
             Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(storage(format!(
-                "message {id}: RabbitMQ has no queue for connector {connector} behind exchange {exchange}; it is declared at start, so check that nobody deleted it (restart the broker to declare it again)"
-            ))),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => {
+                // Someone deleted the queue: declare it again before the next try.
+                live.forget(connector);
+                Err(storage(format!(
+                    "message {id}: RabbitMQ has no queue for connector {connector} behind exchange {exchange} (deleted?); it is declared again for the next try"
+                )))
+            }
             Ok(Ok(Confirmation::Nack(_))) => Err(storage(format!(
                 "message {id}: RabbitMQ refused (nack) the publish to exchange {exchange}; check the RabbitMQ log (disk or memory alarm, queue limits)"
             ))),
@@ -619,7 +631,11 @@ impl RabbitConsumer {
                 FieldTable::default(),
             )
             .await
-            .map_err(|e| storage(format!("cannot consume from queue {name}: {e}")))?;
+            .map_err(|e| {
+                // Perhaps deleted: declare it again before the next try.
+                live.forget(&self.connector);
+                storage(format!("cannot consume from queue {name}: {e}"))
+            })?;
         Ok(Stream {
             _live: live,
             consumer,

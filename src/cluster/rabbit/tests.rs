@@ -841,3 +841,32 @@ fn bad_urls_are_reported_without_the_password() {
     let ok = secret_file(dir.path(), "url", "amqp://guest:guest@127.0.0.1:5672/%2f");
     assert!(parse_url("storage.rabbitmq.url", &ok).is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_queue_is_an_error_and_declared_again() {
+    let rig = rig(&["c"]).await;
+    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_delete(
+        rig.queue.names().work_queue("c").as_str().into(),
+        QueueDeleteOptions::default(),
+    )
+    .await
+    .unwrap();
+    let m = new_message(None, Some("c"));
+    let id = m.id;
+    rig.ledger.admit(m).await.unwrap();
+    // Unroutable: the publish is not confirmed as delivered to a queue.
+    let err = rig.queue.publish(&envelope(id, "c")).await.unwrap_err();
+    assert!(
+        err.to_string().contains("no queue for connector c"),
+        "{err}"
+    );
+    rig.queue.publish(&envelope(id, "c")).await.unwrap();
+    let mut consumer = rig.queue.consume("c").await.unwrap();
+    let d = consumer.next_batch(1, "w").await.unwrap().pop().unwrap();
+    assert_eq!(d.envelope.message_id, id);
+    d.settle(Outcome::Ack, done("w", 1)).await.unwrap();
+}
