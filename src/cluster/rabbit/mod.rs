@@ -14,8 +14,9 @@
 //! the fallback. `release` publishes the unchanged copy again and acks, because a requeue
 //! would count as an attempt (quorum queues' delivery count), which a release must not.
 //!
-//! The connection heals itself: when it drops (RabbitMQ restart, node down), the next use
-//! reconnects, trying `url` and then `fallback_urls`, and declares the topology again;
+//! Publishing and consuming use one connection each (a publisher blocked by a RabbitMQ
+//! resource alarm must not stall the acks that drain the queues). Both heal themselves: when
+//! one drops (RabbitMQ restart, node down), the next use reconnects, trying `url` and then `fallback_urls`, and declares the topology again;
 //! consumers wait with backoff until that works and resume. Unacked deliveries come back on
 //! channel loss (RabbitMQ's semantic), counted as an attempt (quorum queues' delivery count).
 
@@ -76,9 +77,29 @@ struct Inner {
     connectors: StdMutex<BTreeSet<String>>,
     /// Deliveries this process holds, per connector.
     leased: StdMutex<BTreeMap<String, Arc<AtomicU64>>>,
-    live: Mutex<Option<Arc<Live>>>,
+    /// Publishing and consuming use separate connections: RabbitMQ blocks a publishing
+    /// connection under a memory or disk alarm, and acks on a blocked connection would stall
+    /// the very consumers that drain the queues.
+    publishing: Mutex<Option<Arc<Live>>>,
+    consuming: Mutex<Option<Arc<Live>>>,
+    /// Connections opened so far (both roles), numbered for the logs.
     generation: AtomicU64,
     connection_name: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Publish,
+    Consume,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Publish => "publishing",
+            Role::Consume => "consuming",
+        }
+    }
 }
 
 /// One connection and what was set up on it.
@@ -177,12 +198,13 @@ impl RabbitQueue {
                 prefetch,
                 connectors: StdMutex::new(connectors.iter().cloned().collect()),
                 leased: StdMutex::new(BTreeMap::new()),
-                live: Mutex::new(None),
+                publishing: Mutex::new(None),
+                consuming: Mutex::new(None),
                 generation: AtomicU64::new(0),
                 connection_name: format!("amtsbote {} pid {}", cfg.prefix, std::process::id()),
             }),
         };
-        queue.live().await?;
+        queue.live(Role::Publish).await?;
         Ok(queue)
     }
 
@@ -191,9 +213,12 @@ impl RabbitQueue {
         &self.inner.names
     }
 
-    /// The open connection, or a new one if it was lost.
-    async fn live(&self) -> Result<Arc<Live>, QueueError> {
-        let mut slot = self.inner.live.lock().await;
+    /// The open connection for `role`, or a new one if it was lost.
+    async fn live(&self, role: Role) -> Result<Arc<Live>, QueueError> {
+        let mut slot = match role {
+            Role::Publish => self.inner.publishing.lock().await,
+            Role::Consume => self.inner.consuming.lock().await,
+        };
         if let Some(live) = slot.as_ref()
             && live.connection.status().connected()
         {
@@ -202,27 +227,33 @@ impl RabbitQueue {
         if let Some(lost) = slot.take() {
             tracing::warn!(
                 generation = lost.generation,
+                role = role.as_str(),
                 "rabbitmq: the connection was lost; reconnecting"
             );
         }
-        let live = Arc::new(self.open().await?);
+        let live = Arc::new(self.open(role).await?);
         *slot = Some(live.clone());
         Ok(live)
     }
 
-    async fn open(&self) -> Result<Live, QueueError> {
+    async fn open(&self, role: Role) -> Result<Live, QueueError> {
         let generation = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let mut failures = Vec::new();
         for (key, url) in &self.inner.urls {
             let props = ConnectionProperties::default().with_connection_name(
-                format!("{} #{generation}", self.inner.connection_name).into(),
+                format!(
+                    "{} {} #{generation}",
+                    self.inner.connection_name,
+                    role.as_str()
+                )
+                .into(),
             );
             match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(url.clone(), props))
                 .await
             {
                 Ok(Ok(connection)) => {
                     let live = self.prepare(connection, generation).await?;
-                    tracing::info!(url = %key, generation, "rabbitmq: connected");
+                    tracing::info!(url = %key, generation, role = role.as_str(), "rabbitmq: connected");
                     return Ok(live);
                 }
                 Ok(Err(e)) => failures.push(format!("{key}: {e}")),
@@ -310,7 +341,7 @@ impl RabbitQueue {
     async fn publish_to(&self, exchange: &str, q: &QueuedEnvelope) -> Result<(), QueueError> {
         let connector = &q.envelope.connector;
         let id = q.envelope.message_id;
-        let live = self.live().await?;
+        let live = self.live(Role::Publish).await?;
         self.ensure_connector(&live, connector).await?;
         let channel = live.publisher().await?;
         let body = q.encode();
@@ -366,7 +397,7 @@ impl RabbitQueue {
 
     /// Messages waiting in each retry tier (all connectors together), for metrics.
     pub async fn retry_depth(&self) -> Result<Vec<(Duration, u64)>, QueueError> {
-        let live = self.live().await?;
+        let live = self.live(Role::Publish).await?;
         let channel = live
             .connection
             .create_channel()
@@ -554,7 +585,7 @@ impl Queue for RabbitQueue {
     }
 
     async fn depth(&self) -> Result<Vec<QueueDepth>, QueueError> {
-        let live = self.live().await?;
+        let live = self.live(Role::Publish).await?;
         let channel = live
             .connection
             .create_channel()
@@ -599,7 +630,7 @@ struct RabbitConsumer {
 impl RabbitConsumer {
     async fn open(&self) -> Result<Stream, QueueError> {
         let queue = &self.queue;
-        let live = queue.live().await?;
+        let live = queue.live(Role::Consume).await?;
         queue.ensure_connector(&live, &self.connector).await?;
         let channel = live
             .connection
