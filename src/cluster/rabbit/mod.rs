@@ -8,8 +8,15 @@
 //! its outcome was recorded (lost ack, duplicate publish from the outbox relay) is recognised
 //! by the ledger state and dropped, so consumers are idempotent on the message id.
 //!
-//! The connection heals itself: when it drops (RabbitMQ restart, node down), the next use
-//! reconnects, trying `url` and then `fallback_urls`, and declares the topology again;
+//! Settling: `Ack` acks; `RetryAfter(d)` publishes the next attempt to the retry tier for `d`
+//! (with a confirm) and acks; `Dead` publishes to the connector's dead letters (with a
+//! confirm) and acks — the queue's own dead-lettering is at-most-once for quorum queues and only
+//! the fallback. `release` publishes the unchanged copy again and acks, because a requeue
+//! would count as an attempt (quorum queues' delivery count), which a release must not.
+//!
+//! Publishing and consuming use one connection each (a publisher blocked by a RabbitMQ
+//! resource alarm must not stall the acks that drain the queues). Both heal themselves: when
+//! one drops (RabbitMQ restart, node down), the next use reconnects, trying `url` and then `fallback_urls`, and declares the topology again;
 //! consumers wait with backoff until that works and resume. Unacked deliveries come back on
 //! channel loss (RabbitMQ's semantic), counted as an attempt (quorum queues' delivery count).
 
@@ -70,9 +77,29 @@ struct Inner {
     connectors: StdMutex<BTreeSet<String>>,
     /// Deliveries this process holds, per connector.
     leased: StdMutex<BTreeMap<String, Arc<AtomicU64>>>,
-    live: Mutex<Option<Arc<Live>>>,
+    /// Publishing and consuming use separate connections: RabbitMQ blocks a publishing
+    /// connection under a memory or disk alarm, and acks on a blocked connection would stall
+    /// the very consumers that drain the queues.
+    publishing: Mutex<Option<Arc<Live>>>,
+    consuming: Mutex<Option<Arc<Live>>>,
+    /// Connections opened so far (both roles), numbered for the logs.
     generation: AtomicU64,
     connection_name: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Publish,
+    Consume,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Publish => "publishing",
+            Role::Consume => "consuming",
+        }
+    }
 }
 
 /// One connection and what was set up on it.
@@ -90,6 +117,14 @@ fn storage(e: impl std::fmt::Display) -> QueueError {
 }
 
 impl Live {
+    /// The connector's topology is to be declared again on next use.
+    fn forget(&self, connector: &str) {
+        self.declared
+            .lock()
+            .expect("never poisoned")
+            .remove(connector);
+    }
+
     async fn publisher(&self) -> Result<Channel, QueueError> {
         let mut channel = self.publisher.lock().await;
         if !channel.status().connected() {
@@ -163,12 +198,13 @@ impl RabbitQueue {
                 prefetch,
                 connectors: StdMutex::new(connectors.iter().cloned().collect()),
                 leased: StdMutex::new(BTreeMap::new()),
-                live: Mutex::new(None),
+                publishing: Mutex::new(None),
+                consuming: Mutex::new(None),
                 generation: AtomicU64::new(0),
                 connection_name: format!("amtsbote {} pid {}", cfg.prefix, std::process::id()),
             }),
         };
-        queue.live().await?;
+        queue.live(Role::Publish).await?;
         Ok(queue)
     }
 
@@ -177,9 +213,12 @@ impl RabbitQueue {
         &self.inner.names
     }
 
-    /// The open connection, or a new one if it was lost.
-    async fn live(&self) -> Result<Arc<Live>, QueueError> {
-        let mut slot = self.inner.live.lock().await;
+    /// The open connection for `role`, or a new one if it was lost.
+    async fn live(&self, role: Role) -> Result<Arc<Live>, QueueError> {
+        let mut slot = match role {
+            Role::Publish => self.inner.publishing.lock().await,
+            Role::Consume => self.inner.consuming.lock().await,
+        };
         if let Some(live) = slot.as_ref()
             && live.connection.status().connected()
         {
@@ -188,27 +227,33 @@ impl RabbitQueue {
         if let Some(lost) = slot.take() {
             tracing::warn!(
                 generation = lost.generation,
+                role = role.as_str(),
                 "rabbitmq: the connection was lost; reconnecting"
             );
         }
-        let live = Arc::new(self.open().await?);
+        let live = Arc::new(self.open(role).await?);
         *slot = Some(live.clone());
         Ok(live)
     }
 
-    async fn open(&self) -> Result<Live, QueueError> {
+    async fn open(&self, role: Role) -> Result<Live, QueueError> {
         let generation = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let mut failures = Vec::new();
         for (key, url) in &self.inner.urls {
             let props = ConnectionProperties::default().with_connection_name(
-                format!("{} #{generation}", self.inner.connection_name).into(),
+                format!(
+                    "{} {} #{generation}",
+                    self.inner.connection_name,
+                    role.as_str()
+                )
+                .into(),
             );
             match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(url.clone(), props))
                 .await
             {
                 Ok(Ok(connection)) => {
                     let live = self.prepare(connection, generation).await?;
-                    tracing::info!(url = %key, generation, "rabbitmq: connected");
+                    tracing::info!(url = %key, generation, role = role.as_str(), "rabbitmq: connected");
                     return Ok(live);
                 }
                 Ok(Err(e)) => failures.push(format!("{key}: {e}")),
@@ -296,7 +341,7 @@ impl RabbitQueue {
     async fn publish_to(&self, exchange: &str, q: &QueuedEnvelope) -> Result<(), QueueError> {
         let connector = &q.envelope.connector;
         let id = q.envelope.message_id;
-        let live = self.live().await?;
+        let live = self.live(Role::Publish).await?;
         self.ensure_connector(&live, connector).await?;
         let channel = live.publisher().await?;
         let body = q.encode();
@@ -338,9 +383,13 @@ impl RabbitQueue {
         }
         match confirmed {
             Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(storage(format!(
-                "message {id}: RabbitMQ has no queue for connector {connector} behind exchange {exchange}; it is declared at start, so check that nobody deleted it (restart the broker to declare it again)"
-            ))),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => {
+                // Someone deleted the queue: declare it again before the next try.
+                live.forget(connector);
+                Err(storage(format!(
+                    "message {id}: RabbitMQ has no queue for connector {connector} behind exchange {exchange} (deleted?); it is declared again for the next try"
+                )))
+            }
             Ok(Ok(Confirmation::Nack(_))) => Err(storage(format!(
                 "message {id}: RabbitMQ refused (nack) the publish to exchange {exchange}; check the RabbitMQ log (disk or memory alarm, queue limits)"
             ))),
@@ -359,7 +408,7 @@ impl RabbitQueue {
 
     /// Messages waiting in each retry tier (all connectors together), for metrics.
     pub async fn retry_depth(&self) -> Result<Vec<(Duration, u64)>, QueueError> {
-        let live = self.live().await?;
+        let live = self.live(Role::Publish).await?;
         let channel = live
             .connection
             .create_channel()
@@ -547,7 +596,7 @@ impl Queue for RabbitQueue {
     }
 
     async fn depth(&self) -> Result<Vec<QueueDepth>, QueueError> {
-        let live = self.live().await?;
+        let live = self.live(Role::Publish).await?;
         let channel = live
             .connection
             .create_channel()
@@ -559,6 +608,8 @@ impl Queue for RabbitQueue {
             let ready = passive_count(&channel, &names.work_queue(&connector)).await?;
             let dead = passive_count(&channel, &names.dead_queue(&connector)).await?;
             out.push(QueueDepth {
+                // RabbitMQ reports ready messages only; what is unacked is counted here, for
+                // this process (other replicas count their own).
                 leased: self.lease_counter(&connector).load(Ordering::SeqCst),
                 connector,
                 ready,
@@ -590,7 +641,7 @@ struct RabbitConsumer {
 impl RabbitConsumer {
     async fn open(&self) -> Result<Stream, QueueError> {
         let queue = &self.queue;
-        let live = queue.live().await?;
+        let live = queue.live(Role::Consume).await?;
         queue.ensure_connector(&live, &self.connector).await?;
         let channel = live
             .connection
@@ -622,7 +673,11 @@ impl RabbitConsumer {
                 FieldTable::default(),
             )
             .await
-            .map_err(|e| storage(format!("cannot consume from queue {name}: {e}")))?;
+            .map_err(|e| {
+                // Perhaps deleted: declare it again before the next try.
+                live.forget(&self.connector);
+                storage(format!("cannot consume from queue {name}: {e}"))
+            })?;
         Ok(Stream {
             _live: live,
             consumer,

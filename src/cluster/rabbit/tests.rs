@@ -460,6 +460,8 @@ async fn the_relay_publishes_the_outbox_and_removes_only_what_was_confirmed() {
 struct Proxy {
     port: u16,
     links: Arc<StdMutex<Vec<tokio::task::AbortHandle>>>,
+    /// While set, new connections are closed at once (RabbitMQ is "down").
+    refusing: Arc<std::sync::atomic::AtomicBool>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -469,8 +471,13 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let links: Arc<StdMutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
         let tracked = links.clone();
+        let refusing: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let down = refusing.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                if down.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let upstream = upstream.clone();
                 let link = tokio::spawn(async move {
                     if let Ok(mut outbound) = TcpStream::connect(upstream).await {
@@ -483,7 +490,16 @@ impl Proxy {
         Proxy {
             port,
             links,
+            refusing,
             accept,
+        }
+    }
+
+    /// RabbitMQ goes down (`true`: connections are cut and new ones refused) or comes back.
+    fn down(&self, down: bool) {
+        self.refusing.store(down, Ordering::SeqCst);
+        if down {
+            self.cut();
         }
     }
 
@@ -547,6 +563,7 @@ async fn consumers_resume_after_the_connection_drops_and_fallbacks_are_used() {
         (consumer, batch)
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let opened = queue.inner.generation.load(Ordering::SeqCst);
     proxy.cut();
 
     let m = new_message(None, Some("c"));
@@ -573,8 +590,8 @@ async fn consumers_resume_after_the_connection_drops_and_fallbacks_are_used() {
     d.settle(Outcome::Ack, done("w", 1)).await.unwrap();
     assert_eq!(state(&ledger, id).await, State::Delivered);
     assert!(
-        queue.inner.generation.load(Ordering::SeqCst) >= 2,
-        "it did reconnect"
+        queue.inner.generation.load(Ordering::SeqCst) >= opened + 2,
+        "both connections were opened again"
     );
 }
 
@@ -641,7 +658,8 @@ async fn consumers_resume_after_rabbitmq_closes_the_connection() {
         (consumer, batch)
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // The server closes this test's connection (its name carries the test's prefix), as a
+    let opened = rig.queue.inner.generation.load(Ordering::SeqCst);
+    // The server closes this test's connections (their names carry the test's prefix), as a
     // node that shuts down does.
     let listed = rabbitmqctl(&["list_connections", "pid", "client_properties"]).await;
     let ours = format!("amtsbote {} pid", rig.prefix);
@@ -650,7 +668,11 @@ async fn consumers_resume_after_rabbitmq_closes_the_connection() {
         .filter(|l| l.contains(&ours))
         .filter_map(|l| l.split('\t').next())
         .collect();
-    assert!(!pids.is_empty(), "our connection is listed: {listed}");
+    assert_eq!(
+        pids.len(),
+        2,
+        "publishing and consuming connection: {listed}"
+    );
     for pid in pids {
         rabbitmqctl(&[
             "close_connection",
@@ -680,7 +702,7 @@ async fn consumers_resume_after_rabbitmq_closes_the_connection() {
     let d = batch.unwrap().pop().unwrap();
     assert_eq!(d.envelope.message_id, id);
     d.settle(Outcome::Ack, done("w", 1)).await.unwrap();
-    assert!(rig.queue.inner.generation.load(Ordering::SeqCst) >= 2);
+    assert!(rig.queue.inner.generation.load(Ordering::SeqCst) >= opened + 2);
 }
 
 /// The shared queue suite on RabbitMQ. The SQLite ledger has no outbox, so this ledger
@@ -849,4 +871,100 @@ fn bad_urls_are_reported_without_the_password() {
     }
     let ok = secret_file(dir.path(), "url", "amqp://guest:guest@127.0.0.1:5672/%2f");
     assert!(parse_url("storage.rabbitmq.url", &ok).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_queue_is_an_error_and_declared_again() {
+    let rig = rig(&["c"]).await;
+    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_delete(
+        rig.queue.names().work_queue("c").as_str().into(),
+        QueueDeleteOptions::default(),
+    )
+    .await
+    .unwrap();
+    let m = new_message(None, Some("c"));
+    let id = m.id;
+    rig.ledger.admit(m).await.unwrap();
+    // Unroutable: the publish is not confirmed as delivered to a queue.
+    let err = rig.queue.publish(&envelope(id, "c")).await.unwrap_err();
+    assert!(
+        err.to_string().contains("no queue for connector c"),
+        "{err}"
+    );
+    rig.queue.publish(&envelope(id, "c")).await.unwrap();
+    let mut consumer = rig.queue.consume("c").await.unwrap();
+    let d = consumer.next_batch(1, "w").await.unwrap().pop().unwrap();
+    assert_eq!(d.envelope.message_id, id);
+    d.settle(Outcome::Ack, done("w", 1)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_keeps_the_outbox_while_rabbitmq_is_down_and_catches_up() {
+    let url = amqp_url();
+    let parsed = reqwest::Url::parse(&url).unwrap();
+    let upstream = format!(
+        "{}:{}",
+        parsed.host_str().unwrap(),
+        parsed.port().unwrap_or(5672)
+    );
+    let proxy = Proxy::start(upstream).await;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = prefix();
+    let _cleanup = Cleanup {
+        prefix: prefix.clone(),
+        connectors: vec!["c".into()],
+    };
+    let ledger = ledger(dir.path());
+    let cfg = config(dir.path(), &prefix, &via(&url, proxy.port), &[]);
+    let queue = RabbitQueue::connect(&cfg, ledger.clone(), HashMap::new(), &["c".to_string()])
+        .await
+        .unwrap();
+    let mut consumer = queue.consume("c").await.unwrap();
+
+    proxy.down(true);
+    let m = new_message(None, Some("c"));
+    let id = m.id;
+    ledger.admit(m).await.unwrap();
+    let outbox = Arc::new(FakeOutbox::default());
+    outbox.entries.lock().unwrap().push((
+        OutboxEntry {
+            seq: 7,
+            envelope: envelope(id, "c"),
+        },
+        None,
+    ));
+    let shutdown = CancellationToken::new();
+    let relay = queue.spawn_relay_with(
+        outbox.clone(),
+        shutdown.clone(),
+        RelaySettings {
+            batch: 10,
+            claim_for: Duration::from_millis(200),
+            poll: Duration::from_millis(50),
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(outbox.done.lock().unwrap().is_empty(), "nothing confirmed");
+    assert_eq!(outbox.entries.lock().unwrap().len(), 1, "the entry stays");
+
+    proxy.down(false);
+    let d = tokio::time::timeout(Duration::from_secs(30), consumer.next_batch(1, "w"))
+        .await
+        .expect("published once RabbitMQ is back, and consumed")
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(d.envelope.message_id, id);
+    d.settle(Outcome::Ack, done("w", 1)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while outbox.done.lock().unwrap().as_slice() != [7] {
+        assert!(Instant::now() < deadline, "the confirmed entry is removed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    relay.await.unwrap();
 }
