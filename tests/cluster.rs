@@ -12,7 +12,7 @@ mod common;
 use amtsbote::sandbox::fachverfahren::Behaviour;
 use common::*;
 use rand::Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,8 +99,8 @@ fn start_senders(
         .collect()
 }
 
-/// Waits until every accepted message is delivered, then checks that the Fachverfahren saw
-/// each exactly once as a case, and nothing else. Returns (requests, raw duplicates).
+/// Waits until every accepted message is delivered exactly once (see
+/// [`Broker::assert_delivered_once`]). Returns (requests, raw duplicates).
 async fn assert_all_delivered_once(
     b: &Broker,
     accepted: &Accepted,
@@ -113,55 +113,7 @@ async fn assert_all_delivered_once(
         total,
         "every message was eventually accepted"
     );
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let rows = b.list(&[]);
-        let delivered = rows.iter().filter(|m| m["state"] == "delivered").count();
-        if delivered == total && rows.len() == total {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{delivered} of {total} delivered, {} rows; states: {:?}\n{}",
-            rows.len(),
-            rows.iter()
-                .map(|m| m["state"].as_str().unwrap())
-                .collect::<BTreeSet<_>>(),
-            b.log()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let received = b.received();
-    let cases: BTreeSet<&str> = received
-        .iter()
-        .filter_map(|r| r.reference.as_deref())
-        .collect();
-    let keys: BTreeSet<&str> = received
-        .iter()
-        .filter(|r| r.reference.is_some())
-        .map(|r| r.key.as_str())
-        .collect();
-    let ids: BTreeSet<&str> = accepted.values().map(String::as_str).collect();
-    assert_eq!(
-        keys, ids,
-        "every accepted message reached the Fachverfahren, nothing else did"
-    );
-    assert_eq!(
-        cases.len(),
-        total,
-        "one case per message with Idempotency-Key"
-    );
-    for id in ids.iter().take(10) {
-        let m = b.show(id);
-        assert!(
-            m["chain"]["Intact"].is_object(),
-            "hash chain intact for {id}"
-        );
-    }
-    (
-        received.iter().map(|r| r.requests).sum(),
-        received.iter().map(|r| r.duplicates).sum(),
-    )
+    b.assert_delivered_once(&accepted, secs, 10).await
 }
 
 fn script(args: &[&str], env: &[(&str, String)]) -> String {

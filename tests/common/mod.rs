@@ -522,6 +522,68 @@ impl Broker {
         self.fv.received()
     }
 
+    /// Waits (at most `secs`) until every message in `accepted` (transport id → message id)
+    /// is delivered and the ledger holds nothing else, then checks that the Fachverfahren saw
+    /// exactly these message ids, one case each, and that the hash chains of the first
+    /// `chains` are intact. Returns (requests, raw duplicates absorbed by `Idempotency-Key`).
+    pub async fn assert_delivered_once(
+        &self,
+        accepted: &std::collections::BTreeMap<String, String>,
+        secs: u64,
+        chains: usize,
+    ) -> (u32, u32) {
+        let total = accepted.len();
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let rows = self.list(&[]);
+            let delivered = rows.iter().filter(|m| m["state"] == "delivered").count();
+            if delivered == total && rows.len() == total {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{delivered} of {total} delivered, {} rows; states: {:?}\n{}",
+                rows.len(),
+                rows.iter()
+                    .map(|m| m["state"].as_str().unwrap())
+                    .collect::<std::collections::BTreeSet<_>>(),
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let received = self.received();
+        let cases: std::collections::BTreeSet<&str> = received
+            .iter()
+            .filter_map(|r| r.reference.as_deref())
+            .collect();
+        let keys: std::collections::BTreeSet<&str> = received
+            .iter()
+            .filter(|r| r.reference.is_some())
+            .map(|r| r.key.as_str())
+            .collect();
+        let ids: std::collections::BTreeSet<&str> = accepted.values().map(String::as_str).collect();
+        assert_eq!(
+            keys, ids,
+            "every accepted message reached the Fachverfahren, nothing else did"
+        );
+        assert_eq!(
+            cases.len(),
+            total,
+            "one case per message with Idempotency-Key"
+        );
+        for id in ids.iter().take(chains) {
+            let m = self.show(id);
+            assert!(
+                m["chain"]["Intact"].is_object(),
+                "hash chain intact for {id}"
+            );
+        }
+        (
+            received.iter().map(|r| r.requests).sum(),
+            received.iter().map(|r| r.duplicates).sum(),
+        )
+    }
+
     /// Files under the payload store directory (to check nothing was stored).
     pub fn payload_files(&self) -> usize {
         walk(&self.data_dir().join("payloads"))
