@@ -41,7 +41,12 @@ import sys, json
 from jwcrypto import jwk, jwe
 req = json.load(sys.stdin)
 key = jwk.JWK(**req["key"])
-header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": req["key"]["kid"], "cty": "application/json"}
+header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "cty": req.get("cty", "application/json")}
+mode = req.get("kid", "destination")
+if mode == "destination":
+    header["kid"] = req["key"]["kid"]
+elif mode == "thumbprint":
+    header["kid"] = key.thumbprint()  # RFC 7638, SHA-256, computed by jwcrypto
 if req["zip"]:
     header["zip"] = "DEF"
 token = jwe.JWE(req["plaintext"].encode(), protected=json.dumps(header))
@@ -108,6 +113,35 @@ fn jwcrypto_encrypts_we_decrypt() {
             d.info.authentication_tag,
             compact.rsplit('.').next().unwrap()
         );
+    }
+}
+
+/// Senders built on general JOSE libraries name the key by its RFC 7638 thumbprint, or not at
+/// all; the destination holds its keys under its own kids (and here a second, unrelated key
+/// first), and must still pick the right one.
+#[test]
+fn jwcrypto_thumbprint_kid_and_no_kid_decrypt() {
+    let keys = [private(SIG).with_kid("unrelated"), private(ENC)];
+    for (kid, zip, cty) in [
+        ("thumbprint", false, "application/json"),
+        ("thumbprint", true, "application/xml"),
+        ("none", false, "text/plain; charset=utf-8"),
+        ("none", true, "application/json"),
+    ] {
+        let req = serde_json::json!({"key": key_json(&public_jwk(ENC)), "plaintext": TEXT,
+            "zip": zip, "kid": kid, "cty": cty});
+        let compact = python(PY_ENCRYPT, &req.to_string());
+        let d = decrypt(compact.as_bytes(), &keys, &DecryptOptions::default())
+            .unwrap_or_else(|e| panic!("kid={kid} zip={zip}: {e}"));
+        assert_eq!(String::from_utf8(d.plaintext).unwrap(), TEXT, "kid={kid}");
+        assert_eq!(d.info.header.cty.as_deref(), Some(cty));
+        match kid {
+            "thumbprint" => assert_eq!(
+                d.info.header.kid.as_deref(),
+                Some(public_jwk(ENC).thumbprint().as_str())
+            ),
+            _ => assert_eq!(d.info.header.kid, None),
+        }
     }
 }
 

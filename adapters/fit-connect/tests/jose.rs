@@ -233,9 +233,13 @@ fn wrong_key_and_wrong_kid() {
     let impostor = private(SIG).with_kid("test-enc-1");
     let e = decrypt(good.as_bytes(), &[impostor], &opts()).unwrap_err();
     assert!(matches!(e, JoseError::KeyUnwrap), "{e:?}");
-    // The right key under another kid → unknown kid.
+    // The right key under another kid → the kid names nothing held, so every key is tried.
     let renamed = private(ENC).with_kid("other");
-    let e = decrypt(good.as_bytes(), &[renamed], &opts()).unwrap_err();
+    let d = decrypt(good.as_bytes(), &[renamed], &opts()).unwrap();
+    assert_eq!(d.plaintext, SECRET_TEXT.as_bytes());
+    // A kid that names nothing, and no held key fits → unknown kid, naming what is held.
+    let stranger = private(SIG).with_kid("other");
+    let e = decrypt(good.as_bytes(), &[stranger], &opts()).unwrap_err();
     match e {
         JoseError::UnknownKid { kid, held } => {
             assert_eq!(kid, "test-enc-1");
@@ -246,6 +250,26 @@ fn wrong_key_and_wrong_kid() {
     // Several keys: the one named by kid is used.
     let d = decrypt(good.as_bytes(), &[private(SIG), private(ENC)], &opts()).unwrap();
     assert_eq!(d.plaintext, SECRET_TEXT.as_bytes());
+}
+
+/// A JWE for the ENC key whose header carries `kid`.
+fn encrypt_with_kid(kid: &str) -> String {
+    let opts = EncryptOptions {
+        kid_override: Some(kid.to_string()),
+        ..Default::default()
+    };
+    encrypt(SECRET_TEXT.as_bytes(), &public(ENC), &opts).unwrap()
+}
+
+#[test]
+fn key_chosen_by_thumbprint_when_the_kid_is_one() {
+    let thumbprint = private(ENC).public_jwk().thumbprint();
+    let compact = encrypt_with_kid(&thumbprint);
+    // The held keys carry their own kids; the header names the thumbprint of one of them.
+    let keys = [private(SIG).with_kid("sig"), private(ENC).with_kid("enc")];
+    let d = decrypt(compact.as_bytes(), &keys, &opts()).unwrap();
+    assert_eq!(d.plaintext, SECRET_TEXT.as_bytes());
+    assert_eq!(d.info.header.kid.as_deref(), Some(thumbprint.as_str()));
 }
 
 #[test]

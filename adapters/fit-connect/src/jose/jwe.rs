@@ -358,7 +358,7 @@ impl<W: Write> Write for SealWriter<W> {
     }
 }
 
-/// Decrypts a compact JWE in memory with one of `keys` (chosen by `kid`).
+/// Decrypts a compact JWE in memory with one of `keys` (chosen by `kid`, see [`select_keys`]).
 pub fn decrypt(
     compact: &[u8],
     keys: &[PrivateKey],
@@ -393,6 +393,47 @@ pub fn decrypt_stream<R: Read, W: Write>(
     let info = d.finish(&mut writer)?;
     writer.flush()?;
     Ok(info)
+}
+
+/// Keys tried for one JWE, at most this many when the header names none of them.
+const MAX_BLIND_TRIES: usize = 16;
+
+/// The keys to try for a JWE, in order, and whether the header's `kid` named one of them.
+struct KeySelection<'k> {
+    keys: Vec<&'k PrivateKey>,
+    matched: bool,
+}
+
+/// Chooses the decryption keys for a JWE header's `kid`. Senders differ in what they put there:
+/// FIT-Connect's own SDKs copy the destination key's `kid`, while general JOSE libraries
+/// (jwcrypto, panva `jose`) often use the key's RFC 7638 thumbprint, and some send none. So:
+/// the key with that `kid`; else the key whose thumbprint it is; else every held key in the
+/// configured order (bounded). Trying keys is safe: an RSA-OAEP failure says nothing about the
+/// key (no padding oracle), and AES-GCM authenticates whatever key unwrapped.
+fn select_keys<'k>(keys: &'k [PrivateKey], kid: Option<&str>) -> KeySelection<'k> {
+    if let Some(kid) = kid {
+        let by_kid: Vec<&PrivateKey> = keys.iter().filter(|k| k.kid() == Some(kid)).collect();
+        if !by_kid.is_empty() {
+            return KeySelection {
+                keys: by_kid,
+                matched: true,
+            };
+        }
+        let by_thumbprint: Vec<&PrivateKey> = keys
+            .iter()
+            .filter(|k| k.public_jwk().thumbprint() == kid)
+            .collect();
+        if !by_thumbprint.is_empty() {
+            return KeySelection {
+                keys: by_thumbprint,
+                matched: true,
+            };
+        }
+    }
+    KeySelection {
+        keys: keys.iter().take(MAX_BLIND_TRIES).collect(),
+        matched: false,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -549,34 +590,25 @@ impl<'k> StreamDecryptor<'k> {
     fn unwrap_key(&mut self, seg: &[u8]) -> Result<(), JoseError> {
         let wrapped = b64_decode(seg, "JWE encrypted key (base64url)")?;
         let header = self.header.as_ref().expect("header parsed before key");
-        let candidates: Vec<&PrivateKey> = match &header.kid {
-            Some(kid) => {
-                let found: Vec<&PrivateKey> = self
-                    .keys
-                    .iter()
-                    .filter(|k| k.kid() == Some(kid.as_str()))
-                    .collect();
-                if found.is_empty() {
-                    return Err(JoseError::UnknownKid {
-                        kid: kid.clone(),
-                        held: self
-                            .keys
-                            .iter()
-                            .filter_map(|k| k.kid().map(str::to_string))
-                            .collect(),
-                    });
-                }
-                found
-            }
-            None => self.keys.iter().collect(),
-        };
-        for key in candidates {
+        let selection = select_keys(self.keys, header.kid.as_deref());
+        for key in &selection.keys {
             if let Some(cek) = rsa_oaep_256_unwrap(key, &wrapped) {
                 self.cek = Some(cek);
                 return Ok(());
             }
         }
-        Err(JoseError::KeyUnwrap)
+        match (selection.matched, &header.kid) {
+            // The kid named no key we hold and none of them could unwrap it: say which kid.
+            (false, Some(kid)) => Err(JoseError::UnknownKid {
+                kid: kid.clone(),
+                held: self
+                    .keys
+                    .iter()
+                    .filter_map(|k| k.kid().map(str::to_string))
+                    .collect(),
+            }),
+            _ => Err(JoseError::KeyUnwrap),
+        }
     }
 
     fn start_cipher(&mut self, seg: &[u8]) -> Result<(), JoseError> {
