@@ -35,6 +35,18 @@ if ! python3 -c "import jwcrypto" 2>/dev/null; then
     pip_install jwcrypto
 fi
 
+# The second independent JOSE implementation: npm `jose` (panva), pinned by its lock file.
+# Node may come from Debian or elsewhere (NodeSource bundles npm); install Debian's only if absent.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "==> installing nodejs npm"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -d adapters/fit-connect/tests/interop-node/node_modules/jose ]; then
+    echo "==> installing npm jose (npm ci)"
+    (cd adapters/fit-connect/tests/interop-node && npm ci --no-audit --no-fund --silent)
+fi
+
 # The S3-compatible server the payload store tests run against (scripts/services.sh starts it).
 if ! python3 -c "import moto.server, boto3" 2>/dev/null; then
     echo "==> installing moto[server] (PyPI)"
