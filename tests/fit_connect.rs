@@ -255,7 +255,7 @@ async fn a_crash_between_intake_and_answer_is_recovered_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn callbacks_wake_the_poller_and_forged_ones_are_refused() {
+async fn callbacks_wake_the_poller_and_forged_or_replayed_ones_are_refused() {
     let port = free_port();
     let fc = FitConnect::start(Some(format!(
         "http://127.0.0.1:{port}/callbacks/fit-connect"
@@ -299,6 +299,23 @@ async fn callbacks_wake_the_poller_and_forged_ones_are_refused() {
             .unwrap();
         assert_eq!(r.status(), 401);
     }
+    // An authentic callback is accepted once; the same request again (a replay within the
+    // 5-minute window) is refused.
+    let genuine = CallbackSigner::new(CallbackSecret::new(
+        fc.setup.callback_secret.as_bytes().to_vec(),
+    ))
+    .sign(body.as_bytes());
+    for expected in [204, 401, 401] {
+        let r = client
+            .post(&url)
+            .header("callback-authentication", genuine.authentication.clone())
+            .header("callback-timestamp", genuine.timestamp.clone())
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected);
+    }
     let metrics = client
         .get(format!("{}/metrics", b.base()))
         .send()
@@ -309,6 +326,10 @@ async fn callbacks_wake_the_poller_and_forged_ones_are_refused() {
         .unwrap();
     assert!(
         metrics.contains(r#"amtsbote_fit_connect_callbacks_total{outcome="not authentic"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"amtsbote_fit_connect_callbacks_total{outcome="replayed"} 2"#),
         "{metrics}"
     );
     assert!(
