@@ -109,6 +109,7 @@ fn we_encrypt_node_jose_decrypts() {
             cty: Some("application/json".into()),
             compress: false,
             kid_override: None,
+            omit_kid: false,
         },
     )
     .unwrap();
