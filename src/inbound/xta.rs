@@ -653,6 +653,7 @@ impl Adapter {
             }
         }
         let message = &container.message;
+        draft.set_document_filename(message.filename.as_deref());
         if let Err(e) = draft.set_document(Some(message.content_type.clone()), message.data.clone())
         {
             draft.discard().await;
