@@ -607,3 +607,28 @@ async fn the_main_content_is_delivered_under_its_own_file_name_made_safe() {
         "no file names in the log"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_broker_reads_a_mailbox_on_the_wsdl_named_port_paths() {
+    use amtsbote_xta::sandbox::PortPaths;
+    // A server that answers only on `/services/XTAService/…`, as JAX-WS/CXF servers publish it.
+    let x = Xta::start_with(&[("cottbus", COTTBUS)], |c| {
+        c.paths = PortPaths::xta_service();
+        c.also_paths = Vec::new();
+    })
+    .await;
+    let extra = x.source(
+        "cottbus",
+        "xta-postfach",
+        "cottbus",
+        COTTBUS,
+        "msg_box_url = \"/services/XTAService/MsgBoxPort\"\nmanagement_url = \"/services/XTAService/ManagementPort\"",
+    );
+    let b = Broker::start(Behaviour::default(), &extra).await;
+    let id = x.deliver(&xdomea_xml(), COTTBUS, Vec::new());
+    x.wait_closed(COTTBUS, &id, 30).await;
+    let m = message_for(&b, &id, 10).await;
+    b.wait_state(m["id"].as_str().unwrap(), "delivered", 20)
+        .await;
+    assert!(b.log().contains("XTA account active"));
+}

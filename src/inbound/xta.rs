@@ -228,10 +228,10 @@ fn build_one(
     };
     let mut endpoints = Endpoints::from_base(&x.endpoint);
     if let Some(url) = &x.msg_box_url {
-        endpoints.msg_box = url.clone();
+        endpoints.msg_box = port_url(&x.endpoint, url);
     }
     if let Some(url) = &x.management_url {
-        endpoints.management = url.clone();
+        endpoints.management = port_url(&x.endpoint, url);
     }
     let Some(identity) = identity else {
         return Err(errors);
@@ -258,6 +258,24 @@ fn build_one(
             certificate_expires_at,
         }),
         _ => Err(errors),
+    }
+}
+
+/// A port's URL as configured: a full URL as it is, a path (`/services/XTAService/MsgBoxPort`)
+/// under the endpoint's scheme, host and port — providers differ only in the paths, so the
+/// host need not be repeated.
+fn port_url(endpoint: &str, configured: &str) -> String {
+    if !configured.starts_with('/') {
+        return configured.to_string();
+    }
+    match reqwest::Url::parse(endpoint) {
+        Ok(mut url) => {
+            url.set_path(configured);
+            url.set_query(None);
+            url.to_string()
+        }
+        // The client reports the unusable endpoint with its key.
+        Err(_) => format!("{}{configured}", endpoint.trim_end_matches('/')),
     }
 }
 
@@ -725,6 +743,19 @@ mod tests {
                 },
             },
         )
+    }
+
+    #[test]
+    fn port_urls_are_full_urls_or_paths_on_the_endpoints_host() {
+        let e = "https://xta.example.de:8443/MB_XTA-WS";
+        assert_eq!(
+            port_url(e, "/services/XTAService/MsgBoxPort"),
+            "https://xta.example.de:8443/services/XTAService/MsgBoxPort"
+        );
+        assert_eq!(
+            port_url(e, "https://other.example.de/x"),
+            "https://other.example.de/x"
+        );
     }
 
     #[test]
