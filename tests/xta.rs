@@ -537,9 +537,24 @@ async fn content_intake_cannot_take_is_kept_as_rejected_and_closed() {
     let m = b
         .wait_state(m["id"].as_str().unwrap(), "rejected", 10)
         .await;
+    let reason = m["last_reason"].as_str().unwrap();
     assert!(
-        m["last_reason"].as_str().unwrap().contains(&id),
+        reason.contains(&id),
         "the reason names the XTA MessageID: {m:#}"
+    );
+    assert!(
+        reason.contains("No report was sent to the author ags:09162000"),
+        "the reason says what the sender got and whom to tell: {m:#}"
+    );
+    // The log says exactly what was done, and claims no report.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.log().contains("no report was sent to the author") {
+        assert!(Instant::now() < deadline, "rejection logged:\n{}", b.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !log.contains("the sender is told"),
+        "no false claim:\n{log}"
     );
     assert_eq!(m["parts"][0]["size"], zip.len(), "kept as evidence");
     assert_eq!(
