@@ -552,6 +552,7 @@ async fn content_intake_cannot_take_is_kept_as_rejected_and_closed() {
         assert!(Instant::now() < deadline, "rejection logged:\n{}", b.log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let log = b.log();
     assert!(
         !log.contains("the sender is told"),
         "no false claim:\n{log}"
