@@ -386,10 +386,12 @@ pub struct XtaSource {
     /// at the Governikus MultiMessenger paths (`/MB_XTA-WS/XTA210msgBoxPort.svc`, …) unless
     /// the `*_url` keys name them.
     pub endpoint: String,
-    /// Full URL of the MsgBoxPort, if the provider's path differs from the default.
+    /// URL of the MsgBoxPort, if the provider's path differs from the default: a full URL, or
+    /// a path (`/services/XTAService/MsgBoxPort`) on the endpoint's host.
     #[serde(default)]
     pub msg_box_url: Option<String>,
-    /// Full URL of the ManagementPort, if the provider's path differs from the default.
+    /// URL of the ManagementPort, if the provider's path differs from the default: a full URL,
+    /// or a path (`/services/XTAService/ManagementPort`) on the endpoint's host.
     #[serde(default)]
     pub management_url: Option<String>,
     /// The account's client certificate: a PKCS#12 file (`.p12`/`.pfx`) as the XTA provider

@@ -12,7 +12,7 @@ pub mod schema;
 
 use crate::ledger::{Admission, Ledger, LedgerError, NewMessage};
 use crate::message::{
-    Envelope, MessageId, PAYLOAD_PART, Part, State, XoevHeader, XtaMeta, now_millis,
+    Envelope, MessageId, PAYLOAD_PART, Part, State, XoevHeader, XtaMeta, clean_filename, now_millis,
 };
 use crate::payload::{ByteStream, PayloadError, PayloadStore, put_bytes};
 use crate::routing::{RouteInput, Router};
@@ -165,6 +165,7 @@ impl Intake {
             parts: Vec::new(),
             stored_bytes: 0,
             document: None,
+            document_filename: None,
             xta: None,
             committed: false,
         }))
@@ -194,6 +195,8 @@ pub struct Draft {
     parts: Vec<Part>,
     stored_bytes: u64,
     document: Option<(Option<String>, Bytes)>,
+    /// The main document's file name as the sender gave it, cleaned ([`clean_filename`]).
+    document_filename: Option<String>,
     /// The XTA transport order, for messages that came over XTA.
     xta: Option<XtaMeta>,
     committed: bool,
@@ -260,6 +263,13 @@ impl Draft {
         Ok(())
     }
 
+    /// The main document's file name as the transport carries it (XTA `Message/@filename`);
+    /// kept cleaned of paths and control characters, handed to connectors. Without one,
+    /// connectors name the document themselves (`document.xml`).
+    pub fn set_document_filename(&mut self, filename: Option<&str>) {
+        self.document_filename = filename.and_then(clean_filename);
+    }
+
     /// Names an attachment after the fact (the transport describes attachments only after
     /// they were received): the part attached with file name `label` gets `filename` and
     /// `content_type`.
@@ -322,7 +332,7 @@ impl Draft {
             Part {
                 name: PAYLOAD_PART.into(),
                 content_type: content_type.clone(),
-                filename: None,
+                filename: self.document_filename.clone(),
                 size: stored.size,
                 sha256: stored.sha256,
             },
@@ -428,7 +438,7 @@ impl Draft {
             Part {
                 name: PAYLOAD_PART.into(),
                 content_type: checked.content_type.clone(),
-                filename: None,
+                filename: self.document_filename.clone(),
                 size: stored.size,
                 sha256: stored.sha256,
             },

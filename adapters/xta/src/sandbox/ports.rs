@@ -133,7 +133,7 @@ pub(crate) async fn handle(
             "maintenance (fault injection)",
         );
     }
-    let Some(port) = shared.paths.port(request.uri().path()) else {
+    let Some(port) = shared.port_at(request.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "no XTA port at this path");
     };
     if request.method() != Method::POST {
