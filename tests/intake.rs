@@ -129,11 +129,13 @@ async fn authentication_tenants_and_authorisation() {
     assert_eq!(resp.status(), 401, "no token");
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
 
+    // An unknown tenant is answered like a wrong token: tenants cannot be enumerated.
     let (status, body) = b
         .post("nowhere", gewerbe_xml(), "application/xml", None)
         .await;
-    assert_eq!(status, 404, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("nowhere"));
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "urn:amtsbote:problem:unauthorized");
+    assert!(!body["detail"].as_str().unwrap().contains("nowhere"));
 
     // beispielheim's own portal may post for beispielheim only.
     let (status, body) = b
@@ -145,7 +147,7 @@ async fn authentication_tenants_and_authorisation() {
             None,
         )
         .await;
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 401, "{body}");
     let (status, _) = b
         .post_as(
             OTHER_TOKEN,
@@ -179,7 +181,7 @@ async fn authentication_tenants_and_authorisation() {
             Some("t-9"),
         )
         .await;
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 401, "{body}");
     assert!(
         !b.log().contains(TOKEN) && !b.log().contains(OTHER_TOKEN),
         "tokens never logged"
@@ -248,4 +250,100 @@ async fn health_readiness_and_metrics() {
     ] {
         assert!(metrics.contains(line), "{line} missing:\n{metrics}");
     }
+}
+
+/// Posts with a raw `Authorization` header value (reqwest sends it exactly as given).
+async fn post_with_authorization(b: &Broker, tenant: &str, authorization: &str) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/tenants/{tenant}/messages", b.base()))
+        .header("Authorization", authorization)
+        .header("Content-Type", "application/xml")
+        .body(gewerbe_xml())
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_scheme_is_matched_case_insensitively() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let (status, body) =
+            post_with_authorization(&b, "cottbus", &format!("{scheme} {TOKEN}")).await;
+        assert_eq!(status, 202, "{scheme}: {body}");
+    }
+    // curl, a client not written here, with the scheme in capitals and two spaces.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["-H", &format!("Authorization: BEARER  {TOKEN}")])
+        .args(["-H", "Content-Type: application/xml"])
+        .arg("--data-binary")
+        .arg(format!(
+            "@{}/examples/messages/xgewerbeanzeige-2.2-gewerbemeldung.xml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg(format!("{}/api/v1/tenants/cottbus/messages", b.base()))
+        .output()
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "202", "curl");
+    // Another scheme with the right token is still no bearer token.
+    let (status, _) = post_with_authorization(&b, "cottbus", &format!("Basic {TOKEN}")).await;
+    assert_eq!(status, 401);
+    assert_eq!(b.list(&[]).len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_tenant_wrong_token_and_no_token_get_byte_identical_answers() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    // The full answer as it went over the wire, minus the `date` header.
+    async fn answer(b: &Broker, tenant: &str, token: Option<&str>) -> (u16, Vec<String>, Vec<u8>) {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/api/v1/tenants/{tenant}/messages", b.base()))
+            .header("Content-Type", "application/xml")
+            .body(gewerbe_xml());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let mut headers: Vec<String> = resp
+            .headers()
+            .iter()
+            .filter(|(k, _)| *k != "date")
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+            .collect();
+        headers.sort();
+        (status, headers, resp.bytes().await.unwrap().to_vec())
+    }
+    let unknown_tenant = answer(&b, "nowhere", Some(TOKEN)).await;
+    let wrong_token = answer(&b, "cottbus", Some("wrong-token")).await;
+    let no_token = answer(&b, "cottbus", None).await;
+    let not_allowed = answer(&b, "cottbus", Some(OTHER_TOKEN)).await;
+    let unknown_both = answer(&b, "nowhere", Some("wrong-token")).await;
+    assert_eq!(unknown_tenant.0, 401);
+    assert!(
+        unknown_tenant
+            .1
+            .contains(&"www-authenticate: Bearer".to_string()),
+        "{:?}",
+        unknown_tenant.1
+    );
+    assert!(
+        unknown_tenant
+            .1
+            .contains(&"content-type: application/problem+json".to_string()),
+        "{:?}",
+        unknown_tenant.1
+    );
+    for (name, other) in [
+        ("wrong token", &wrong_token),
+        ("no token", &no_token),
+        ("source not allowed", &not_allowed),
+        ("unknown tenant and token", &unknown_both),
+    ] {
+        assert_eq!(&unknown_tenant, other, "unknown tenant vs {name}");
+    }
+    assert!(b.list(&[]).is_empty());
+    assert!(b.received().is_empty());
 }
