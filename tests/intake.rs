@@ -347,3 +347,196 @@ async fn unknown_tenant_wrong_token_and_no_token_get_byte_identical_answers() {
     assert!(b.list(&[]).is_empty());
     assert!(b.received().is_empty());
 }
+
+/// The broker restarted with `env` (AMTSBOTE__… overrides of the configuration).
+async fn start_with_env(env: &[(&str, &str)]) -> Broker {
+    let mut b = Broker::start(Behaviour::default(), "").await;
+    b.kill9();
+    b.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    b.spawn().await;
+    b
+}
+
+/// POSTs `body` byte for byte with curl (a client not written here) as the form server.
+/// Returns the status and the answer (JSON when it is JSON).
+fn curl_post(b: &Broker, content_type: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let file = b.dir.path().join(format!("body-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&file, body).unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["-H", &format!("Content-Type: {content_type}")])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(format!("{}/api/v1/tenants/cottbus/messages", b.base()))
+        .output()
+        .expect("curl runs");
+    std::fs::remove_file(&file).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (answer, status) = text.rsplit_once('\n').expect("curl wrote the status");
+    (
+        status.parse().unwrap_or_else(|_| panic!("curl: {text}")),
+        serde_json::from_str(answer).unwrap_or(serde_json::Value::String(answer.into())),
+    )
+}
+
+/// Asserts a refusal: status, problem type, and that its detail names the rule.
+fn assert_problem(answer: &(u16, serde_json::Value), status: u16, kind: &str, rule: &str) {
+    let (got, problem) = answer;
+    assert_eq!(*got, status, "{problem}");
+    assert_eq!(
+        problem["type"],
+        format!("urn:amtsbote:problem:{kind}"),
+        "{problem}"
+    );
+    assert_eq!(problem["status"], status, "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains(rule), "the rule in {detail:?}");
+    assert!(!detail.contains("Mustermann"), "no content in {detail:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_with_invalid_utf8_is_refused() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    let body = b"{\"name\": \"Erika \xff\xfe Mustermann\"}";
+    let answer = curl_post(&b, "application/json", body);
+    assert_problem(&answer, 400, "invalid-utf8", "not valid UTF-8 at byte 16");
+    // A UTF-8-encoded surrogate (CESU-8) is not UTF-8 either.
+    let answer = curl_post(&b, "application/json", b"[\"\xed\xa0\x80\"]");
+    assert_problem(&answer, 400, "invalid-utf8", "line 1, column 3");
+    assert_nothing_stored(&b).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xml_declared_utf8_with_invalid_bytes_is_refused() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    let mut body = gewerbe_xml();
+    let at = body.windows(7).position(|w| w == b"<?xml v").unwrap();
+    assert_eq!(at, 0, "the fixture starts with its declaration");
+    // An invalid byte in a comment after the root element, where no header is sniffed.
+    body.extend_from_slice(b"<!-- \xff -->");
+    let answer = curl_post(&b, "application/xml", &body);
+    assert_problem(
+        &answer,
+        400,
+        "invalid-utf8",
+        "XML document is not valid UTF-8",
+    );
+    let answer = curl_post(&b, "application/xml", b"<a b=\"Erika \xc3\"/>");
+    assert_problem(&answer, 400, "invalid-utf8", "line 1, column 13");
+    assert_nothing_stored(&b).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_with_a_lone_surrogate_is_refused() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    for body in [
+        br#"{"name": "\ud800"}"#.as_slice(),
+        br#"{"name": "\udc00 Mustermann"}"#,
+        br#"{"\ud83d": "a high surrogate without its low half, in a key"}"#,
+    ] {
+        let answer = curl_post(&b, "application/json", body);
+        assert_problem(&answer, 400, "lone-surrogate", "lone UTF-16 surrogate");
+    }
+    assert_nothing_stored(&b).await;
+    // A proper pair is one character, and fine.
+    let (status, body) = curl_post(&b, "application/json", br#"{"name": "\ud83d\ude00"}"#);
+    assert_eq!(status, 202, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_nested_deeper_than_the_limit_is_refused() {
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
+    let b = Broker::start(Behaviour::default(), "").await;
+    // The default limit is 64; deeper than serde_json's own 128 as well.
+    for depth in [65, 129, 100_000] {
+        let answer = curl_post(&b, "application/json", &nested(depth));
+        assert_problem(&answer, 400, "too-deep", "nested deeper than 64 levels");
+    }
+    assert_nothing_stored(&b).await;
+    let (status, body) = curl_post(&b, "application/json", &nested(64));
+    assert_eq!(status, 202, "{body}");
+    drop(b);
+
+    // The limit is a setting.
+    let b = start_with_env(&[("AMTSBOTE__INTAKE__MAX_JSON_DEPTH", "3")]).await;
+    let answer = curl_post(&b, "application/json", br#"{"a": {"b": {"c": []}}}"#);
+    assert_problem(&answer, 400, "too-deep", "nested deeper than 3 levels");
+    assert_nothing_stored(&b).await;
+    let (status, body) = curl_post(&b, "application/json", br#"{"a": {"b": {"c": 1}}}"#);
+    assert_eq!(status, 202, "{body}");
+}
+
+/// A multipart body by hand: the attachments, then the document.
+fn multipart_body(attachments: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, attachment) in attachments.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"a{i}.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(attachment);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"document\"\r\nContent-Type: application/xml\r\n\r\n",
+    );
+    body.extend_from_slice(&gewerbe_xml());
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_with_more_parts_than_the_limit_is_refused_and_leaves_no_files() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    let ct = "multipart/form-data; boundary=XyZ";
+    for attachments in [10_000, 100] {
+        let answer = curl_post(&b, ct, &multipart_body(&vec![b"x".to_vec(); attachments]));
+        assert_problem(
+            &answer,
+            413,
+            "too-many-parts",
+            "more than 100 multipart parts",
+        );
+        assert_nothing_stored(&b).await;
+    }
+    // 99 attachments and the document: at the limit, accepted.
+    let (status, body) = curl_post(&b, ct, &multipart_body(&vec![b"x".to_vec(); 99]));
+    assert_eq!(status, 202, "{body}");
+    let m = b.show(body["id"].as_str().unwrap());
+    assert_eq!(m["parts"].as_array().map(Vec::len), Some(100), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attachment_over_the_part_limit_is_refused_and_removed() {
+    let b = start_with_env(&[("AMTSBOTE__INTAKE__MAX_PART_BYTES", "100000")]).await;
+    let ct = "multipart/form-data; boundary=XyZ";
+    // Two attachments within the limit are stored before the third crosses it.
+    let answer = curl_post(
+        &b,
+        ct,
+        &multipart_body(&[
+            vec![b'a'; 100_000],
+            vec![b'a'; 100_000],
+            vec![b'b'; 100_001],
+        ]),
+    );
+    assert_problem(
+        &answer,
+        413,
+        "part-too-large",
+        "limit of 100000 bytes per attachment",
+    );
+    assert_nothing_stored(&b).await;
+    let (status, body) = curl_post(
+        &b,
+        ct,
+        &multipart_body(&[vec![b'a'; 100_000], vec![b'a'; 100_000]]),
+    );
+    assert_eq!(status, 202, "{body}");
+}

@@ -14,14 +14,17 @@
 //! problem documents — 400 malformed (with the parser's reason), 401 for every authentication
 //! failure (no token, unknown token, a source not allowed for this tenant, or an unknown
 //! tenant: one status and byte-identical body for all, so tenants cannot be enumerated), 413
-//! too large, 415 neither XML nor JSON, 503 storage trouble (nothing kept; send again).
+//! too large (also: more than `intake.max_parts` multipart parts, an attachment over
+//! `intake.max_part_bytes`), 415 neither XML nor JSON, 503 storage trouble (nothing kept; send
+//! again). A document that is not UTF-8, a JSON string with a lone surrogate escape and JSON
+//! nested deeper than `intake.max_json_depth` are 400s of their own type, naming the rule.
 //!
 //! The `Authorization` scheme is matched case-insensitively (RFC 7235); spaces between scheme
 //! and token are tolerated. Tokens are compared in constant time against every source's token
 //! hash, whether or not the tenant exists.
 
 use crate::config::{Config, ConfigError, SourceConfig};
-use crate::intake::{Accepted, Draft, Intake, IntakeError, Origin};
+use crate::intake::{Accepted, DocumentLimits, Draft, Intake, IntakeError, Origin};
 use crate::secrets;
 use crate::telemetry::events::IntakeRefused;
 use axum::Json;
@@ -304,6 +307,31 @@ fn refuse_intake(tenant: &str, source: &str, e: &IntakeError) -> Response {
         IntakeError::Malformed { .. } => {
             (StatusCode::BAD_REQUEST, "malformed", "Malformed document")
         }
+        IntakeError::InvalidUtf8 { .. } => (
+            StatusCode::BAD_REQUEST,
+            "invalid-utf8",
+            "Document is not UTF-8",
+        ),
+        IntakeError::LoneSurrogate { .. } => (
+            StatusCode::BAD_REQUEST,
+            "lone-surrogate",
+            "Lone surrogate in a JSON string",
+        ),
+        IntakeError::TooDeep { .. } => (
+            StatusCode::BAD_REQUEST,
+            "too-deep",
+            "JSON document nested too deep",
+        ),
+        IntakeError::TooManyParts { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-parts",
+            "Too many multipart parts",
+        ),
+        IntakeError::PartTooLarge { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "part-too-large",
+            "Attachment too large",
+        ),
         IntakeError::MissingDocument => {
             (StatusCode::BAD_REQUEST, "missing-document", "No document")
         }
@@ -440,25 +468,33 @@ where
     Ok(buf.freeze())
 }
 
-/// Fills a draft from a multipart body.
+/// Fills a draft from a multipart body: at most `limits.max_parts` parts, counted before a
+/// part is read, so that a request with thousands of parts stores at most that many.
 async fn read_multipart(
     draft: &mut Draft,
     multipart: &mut Multipart,
-    max_document: u64,
+    limits: &DocumentLimits,
 ) -> Result<(), IntakeError> {
     let mut document = false;
+    let mut parts = 0usize;
     while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| IntakeError::Incomplete(e.body_text()))?
     {
+        parts += 1;
+        if parts > limits.max_parts {
+            return Err(IntakeError::TooManyParts {
+                limit: limits.max_parts,
+            });
+        }
         let name = field.name().unwrap_or("").to_string();
         let content_type = field.content_type().map(str::to_string);
         match name.as_str() {
             "document" if !document => {
                 document = true;
                 let mut field = field;
-                let body = read_limited(&mut field, max_document).await?;
+                let body = read_limited(&mut field, limits.max_document_bytes).await?;
                 draft.set_document(content_type, body)?;
             }
             "document" => {
@@ -554,7 +590,7 @@ pub async fn post_message(
     let filled = if is_multipart {
         match Multipart::from_request(request, &()).await {
             Ok(mut mp) => {
-                let filled = read_multipart(&mut draft, &mut mp, limits.max_document_bytes).await;
+                let filled = read_multipart(&mut draft, &mut mp, &limits).await;
                 if filled.is_err() {
                     drain_multipart(&mut mp).await;
                 }
