@@ -3,7 +3,7 @@
 //! the stores.
 
 use crate::backend::{self, KeyPolicy, Stores};
-use crate::config::{Backend, Config, ConfigError};
+use crate::config::{Backend, Config, ConfigError, MAX_JSON_DEPTH_BOUND};
 use crate::connectors::{self, ConnectorHandle};
 use crate::inbound::http::{HttpIntake, HttpSources};
 use crate::inbound::{fit_connect, xta};
@@ -131,6 +131,28 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
             None,
             Some("intake.max_document_bytes".into()),
             "must not exceed intake.max_message_bytes",
+        ));
+    }
+    let intake = &config.intake;
+    if intake.max_part_bytes == 0 {
+        errors.push(ConfigError::new(
+            None,
+            Some("intake.max_part_bytes".into()),
+            "must be at least 1",
+        ));
+    }
+    if intake.max_parts == 0 {
+        errors.push(ConfigError::new(
+            None,
+            Some("intake.max_parts".into()),
+            "must be at least 1 (the document is a part)",
+        ));
+    }
+    if !(1..=MAX_JSON_DEPTH_BOUND).contains(&intake.max_json_depth) {
+        errors.push(ConfigError::new(
+            None,
+            Some("intake.max_json_depth".into()),
+            format!("must be between 1 and {MAX_JSON_DEPTH_BOUND} (the JSON parser's own bound)"),
         ));
     }
     let router = Router::compile(config).map_err(|e| errors.extend(e)).ok();
@@ -324,6 +346,9 @@ pub async fn start(config: &Config) -> Result<Running> {
     let limits = DocumentLimits {
         max_document_bytes: config.intake.max_document_bytes,
         max_message_bytes: config.intake.max_message_bytes,
+        max_part_bytes: config.intake.max_part_bytes,
+        max_parts: config.intake.max_parts,
+        max_json_depth: config.intake.max_json_depth,
         xml: amtsbote_xoev::Limits {
             max_bytes: config.intake.max_document_bytes as usize,
             ..Default::default()

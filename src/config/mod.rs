@@ -254,13 +254,27 @@ pub struct IntakeConfig {
     pub max_message_bytes: u64,
     /// Largest main document (XML/JSON), in bytes; it is parsed in memory.
     pub max_document_bytes: u64,
+    /// Largest single attachment, in bytes (any transport). Larger: 413.
+    pub max_part_bytes: u64,
+    /// Most parts of a multipart request (the document and its attachments). More: 413.
+    pub max_parts: usize,
+    /// Deepest nesting of arrays and objects in a JSON document. Deeper: 400. At most 128,
+    /// the JSON parser's own bound.
+    pub max_json_depth: usize,
 }
+
+/// The JSON parser (serde_json) refuses deeper documents by itself; a higher setting would
+/// not be honoured.
+pub const MAX_JSON_DEPTH_BOUND: usize = 128;
 
 impl Default for IntakeConfig {
     fn default() -> Self {
         IntakeConfig {
             max_message_bytes: 256 * 1024 * 1024,
             max_document_bytes: 32 * 1024 * 1024,
+            max_part_bytes: 64 * 1024 * 1024,
+            max_parts: 100,
+            max_json_depth: 64,
         }
     }
 }

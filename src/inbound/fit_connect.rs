@@ -568,8 +568,10 @@ impl Adapter {
                 }
                 Ok(Some(accepted.id))
             }
-            Err(e @ crate::intake::IntakeError::Malformed { .. })
-            | Err(e @ crate::intake::IntakeError::Unsupported(_)) => {
+            Err(e)
+                if e.is_document_fault()
+                    || matches!(e, crate::intake::IntakeError::Unsupported(_)) =>
+            {
                 let problem = Problem::new(
                     ProblemType::SyntaxViolation,
                     ProblemInstance::Data,

@@ -636,15 +636,21 @@ impl Adapter {
         container: &ContentContainer,
     ) -> Result<Accepted, IntakeError> {
         let result = match self.receive(metadata, container, None).await {
-            Err(
-                e @ (IntakeError::Malformed { .. }
-                | IntakeError::Unsupported(_)
-                | IntakeError::MissingDocument),
-            ) => self.receive(metadata, container, Some(e.to_string())).await,
+            Err(e)
+                if e.is_document_fault()
+                    || matches!(
+                        e,
+                        IntakeError::Unsupported(_) | IntakeError::MissingDocument
+                    ) =>
+            {
+                self.receive(metadata, container, Some(e.to_string())).await
+            }
             other => other,
         };
         match result {
-            Err(e @ IntakeError::TooLarge { .. }) => self.too_large(metadata, container, e).await,
+            Err(e @ (IntakeError::TooLarge { .. } | IntakeError::PartTooLarge { .. })) => {
+                self.too_large(metadata, container, e).await
+            }
             other => other,
         }
     }

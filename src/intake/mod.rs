@@ -8,6 +8,7 @@
 //! fails or is dropped deletes what it stored: nothing is ever half-stored.
 
 mod document;
+mod json;
 pub mod schema;
 
 use crate::ledger::{Admission, Ledger, LedgerError, NewMessage};
@@ -37,6 +38,35 @@ pub enum IntakeError {
         reason: String,
     },
     #[error(
+        "the {format} document is not valid UTF-8 at byte {offset} (line {line}, column {column}): send it encoded as UTF-8"
+    )]
+    InvalidUtf8 {
+        format: &'static str,
+        offset: usize,
+        line: usize,
+        column: usize,
+    },
+    #[error(
+        "the JSON document has a lone UTF-16 surrogate in a string escape at line {line}, column {column}: \\ud800 to \\udfff are valid only as a high-low pair; send the text as UTF-8"
+    )]
+    LoneSurrogate { line: usize, column: usize },
+    #[error(
+        "the JSON document is nested deeper than {limit} levels of arrays and objects (line {line}, column {column}): flatten it, or ask the operator to raise intake.max_json_depth"
+    )]
+    TooDeep {
+        limit: usize,
+        line: usize,
+        column: usize,
+    },
+    #[error(
+        "the request has more than {limit} multipart parts (the document and its attachments): send fewer, or ask the operator to raise intake.max_parts"
+    )]
+    TooManyParts { limit: usize },
+    #[error(
+        "attachment {part} is larger than the limit of {limit} bytes per attachment (intake.max_part_bytes)"
+    )]
+    PartTooLarge { part: usize, limit: u64 },
+    #[error(
         "unsupported content type `{0}`: send XML (application/xml) or JSON (application/json)"
     )]
     Unsupported(String),
@@ -48,6 +78,20 @@ pub enum IntakeError {
     Incomplete(String),
     #[error("the message could not be stored ({0}); nothing was kept, send it again later")]
     Storage(String),
+}
+
+impl IntakeError {
+    /// The document itself is at fault (not well-formed, not UTF-8, a lone surrogate, nested
+    /// too deep): sent again unchanged it would be refused again.
+    pub fn is_document_fault(&self) -> bool {
+        matches!(
+            self,
+            IntakeError::Malformed { .. }
+                | IntakeError::InvalidUtf8 { .. }
+                | IntakeError::LoneSurrogate { .. }
+                | IntakeError::TooDeep { .. }
+        )
+    }
 }
 
 impl From<PayloadError> for IntakeError {
@@ -214,20 +258,26 @@ impl Draft {
         content_type: Option<String>,
         data: ByteStream<'_>,
     ) -> Result<(), IntakeError> {
-        let name = format!("attachment-{}", self.parts.len() + 1);
-        let budget = self
-            .intake
-            .limits
-            .max_message_bytes
-            .saturating_sub(self.stored_bytes);
+        let number = self.parts.len() + 1;
+        let name = format!("attachment-{number}");
+        let limits = &self.intake.limits;
+        let left = limits.max_message_bytes.saturating_sub(self.stored_bytes);
+        let budget = left.min(limits.max_part_bytes);
         let stored = self
             .intake
             .store
             .put(self.id, &name, data, budget)
             .await
             .map_err(|e| match e {
+                // Whichever bound was the tighter one is the rule the sender broke.
+                PayloadError::TooLarge { .. } if limits.max_part_bytes < left => {
+                    IntakeError::PartTooLarge {
+                        part: number,
+                        limit: limits.max_part_bytes,
+                    }
+                }
                 PayloadError::TooLarge { .. } => IntakeError::TooLarge {
-                    limit: self.intake.limits.max_message_bytes,
+                    limit: limits.max_message_bytes,
                 },
                 other => other.into(),
             })?;
