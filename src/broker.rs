@@ -11,6 +11,7 @@ use crate::intake::{DocumentLimits, Intake};
 use crate::ledger::{MessageFilter, Transition};
 use crate::message::State;
 use crate::routing::Router;
+use crate::telemetry::auth_failures;
 use crate::telemetry::events::MessagePurged;
 use crate::worker::{self, WorkerContext};
 use amtsbote_xoev::Mapping;
@@ -455,8 +456,9 @@ pub async fn start(config: &Config) -> Result<Running> {
     })
 }
 
-/// Background upkeep: purging payloads after the retention period, and
-/// removing payload files no ledger row refers to (left by a crash during intake).
+/// Background upkeep: purging payloads after the retention period,
+/// removing payload files no ledger row refers to (left by a crash during intake), and
+/// writing the periodic summaries of failed authentications.
 async fn maintenance(
     stores: Stores,
     intake: Arc<Intake>,
@@ -465,9 +467,12 @@ async fn maintenance(
 ) {
     let mut purge = tokio::time::interval(Duration::from_secs(600));
     let mut orphans = tokio::time::interval(Duration::from_secs(300));
+    let mut auth_summaries =
+        tokio::time::interval((auth_failures::interval() / 4).max(Duration::from_millis(250)));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = auth_summaries.tick() => auth_failures::log_due_summaries(),
             _ = purge.tick() => purge_expired(&stores, retention).await,
             _ = orphans.tick() => sweep_orphans(&stores, &intake).await,
         }

@@ -5,10 +5,14 @@ use crate::backend::Stores;
 use crate::inbound::fit_connect::Destination;
 use crate::inbound::http::{HttpIntake, post_message};
 use crate::queue::QueueDepth;
+use crate::telemetry::auth_failures::Endpoint;
+use crate::telemetry::events::AuthFailed;
 use crate::telemetry::metrics::{
     CallbackLabels, ConnectorLabels, QueueLabels, StateLabels, metrics,
 };
 use amtsbote_fit_connect::wire::CallbackNotification;
+use amtsbote_listener::RemoteAddr;
+use axum::Extension;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
@@ -62,9 +66,11 @@ const CALLBACK_LIMIT: usize = 64 * 1024;
 /// counted.
 async fn fit_connect_callback(
     State(destinations): State<Arc<Vec<Arc<Destination>>>>,
+    client: Option<Extension<RemoteAddr>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
+    let client = client.map(|Extension(RemoteAddr(addr))| addr.ip());
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let named: Vec<String> = serde_json::from_slice::<CallbackNotification>(&body)
         .map(|n| {
@@ -90,8 +96,15 @@ async fn fit_connect_callback(
                 woken += 1;
             }
             Err(e) => {
-                tracing::warn!(source = %d.source, destination = %d.destination_id,
-                    error = %e.reason, "FIT-Connect callback refused");
+                AuthFailed {
+                    endpoint: Endpoint::FitConnectCallback,
+                    client,
+                    tenant: &d.tenant,
+                    source: &d.source,
+                    kind: e.outcome,
+                    detail: &format!("destination {}: {}", d.destination_id, e.reason),
+                }
+                .emit();
                 reason = e.outcome;
             }
         }

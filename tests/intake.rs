@@ -540,3 +540,126 @@ async fn an_attachment_over_the_part_limit_is_refused_and_removed() {
     );
     assert_eq!(status, 202, "{body}");
 }
+
+/// The lines of the broker's log written after `from` bytes.
+fn log_since(b: &Broker, from: usize) -> Vec<String> {
+    b.log()[from..].lines().map(str::to_string).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_authentications_are_summarised_not_logged_one_by_one() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    let from = b.log().len();
+    // A 60 KB tenant name in the path: before, each such request wrote a line of that size.
+    let long_tenant = format!("x{}", "A".repeat(60_000));
+    let client = reqwest::Client::new();
+    let requests = 300;
+    for i in 0..requests {
+        let tenant = if i % 3 == 0 {
+            long_tenant.as_str()
+        } else {
+            "cottbus"
+        };
+        let mut req = client
+            .post(format!("{}/api/v1/tenants/{tenant}/messages", b.base()))
+            .header("Content-Type", "application/xml")
+            .body("<a/>");
+        if i % 3 == 1 {
+            req = req.header("Authorization", "Bearer wrong-token");
+        }
+        assert_eq!(req.send().await.unwrap().status().as_u16(), 401);
+    }
+    // The summary follows within the interval (2 s in the test configuration).
+    let mut summarised = 0;
+    for _ in 0..100 {
+        summarised = log_since(&b, from)
+            .iter()
+            .filter(|l| l.contains("authentication failed repeatedly"))
+            .map(|l| {
+                let n = l.split("failures=").nth(1).unwrap_or_else(|| panic!("{l}"));
+                n.split_whitespace().next().unwrap().parse::<u64>().unwrap()
+            })
+            .sum::<u64>();
+        if summarised == requests - 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let lines = log_since(&b, from);
+    let auth: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("authentication failed"))
+        .collect();
+    assert_eq!(
+        summarised,
+        requests - 1,
+        "every failure after the first is summarised:\n{}",
+        lines.join("\n")
+    );
+    let firsts = auth
+        .iter()
+        .filter(|l| l.contains("authentication failed;"))
+        .count();
+    assert_eq!(
+        firsts,
+        1,
+        "one line for the first failure:\n{}",
+        lines.join("\n")
+    );
+    // One summary per interval: the 300 requests took a few intervals at most.
+    assert!(auth.len() <= 10, "{} lines about failures", auth.len());
+    for l in &lines {
+        assert!(l.len() < 2048, "a line of {} bytes: {}", l.len(), &l[..200]);
+        assert!(!l.contains(&"A".repeat(129)), "tenant name not cut: {l}");
+    }
+    let summary = auth.iter().find(|l| l.contains("repeatedly")).unwrap();
+    assert!(summary.contains(r#"client="127.0.0.1""#), "{summary}");
+    // Failures are still counted one by one.
+    let metrics = reqwest::get(format!("{}/metrics", b.base()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"amtsbote_intake_refused_total{source="-",reason="unauthorized"} 300"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn values_the_sender_controls_are_escaped_and_cut_in_the_log() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    let from = b.log().len();
+    // A message type code of 4,000 characters with a line break (which could forge a log
+    // line) and a right-to-left override (which could disguise one).
+    let code = format!("0500\nlevel=ERROR forged\u{202e}{}", "7".repeat(4000));
+    let xml = String::from_utf8(gewerbe_xml())
+        .unwrap()
+        .replace("<code>0500</code>", &format!("<code>{code}</code>"));
+    let (status, body) = b
+        .post("cottbus", xml.into_bytes(), "application/xml", None)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let lines = log_since(&b, from);
+    let received = lines
+        .iter()
+        .find(|l| l.contains("message received"))
+        .unwrap_or_else(|| panic!("no intake line:\n{}", lines.join("\n")));
+    assert!(
+        received.contains("message_type=0500\\u{a}level=ERROR forged\\u{202e}777"),
+        "{received}"
+    );
+    let shown = received.split("message_type=").nth(1).unwrap();
+    let shown = &shown[..shown.find(" size=").unwrap_or(shown.len())];
+    assert!(shown.ends_with(" bytes)"), "cut, saying how much: {shown}");
+    assert!(
+        shown.chars().count() <= 128 + "…(+4000 bytes)".len(),
+        "{shown}"
+    );
+    for l in &lines {
+        assert!(!l.starts_with("level=ERROR"), "forged line: {l}");
+        assert!(!l.contains('\u{202e}'), "override in the log: {l}");
+        assert!(!l.contains(&"7".repeat(200)), "message type not cut: {l}");
+    }
+}

@@ -314,6 +314,10 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `amtsbote=debug,info`. `RUST_LOG` wins if set.
     pub level: String,
+    /// A client whose requests keep failing authentication gets one summary line per this
+    /// interval (after a line for its first failure), never one line per request.
+    #[serde(with = "humantime_serde")]
+    pub auth_failure_summary: Duration,
 }
 
 impl Default for LogConfig {
@@ -321,6 +325,7 @@ impl Default for LogConfig {
         LogConfig {
             format: LogFormat::Text,
             level: "info".into(),
+            auth_failure_summary: crate::telemetry::auth_failures::SUMMARY_INTERVAL,
         }
     }
 }

@@ -26,7 +26,9 @@
 use crate::config::{Config, ConfigError, SourceConfig};
 use crate::intake::{Accepted, DocumentLimits, Draft, Intake, IntakeError, Origin};
 use crate::secrets;
-use crate::telemetry::events::IntakeRefused;
+use crate::telemetry::auth_failures::Endpoint;
+use crate::telemetry::events::{AuthFailed, IntakeRefused};
+use amtsbote_listener::RemoteAddr;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -37,6 +39,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
@@ -263,30 +266,22 @@ fn refuse(
     problem(status, kind, title, detail)
 }
 
-/// At most this much of the (client-chosen) tenant name goes into a log line.
-const LOGGED_TENANT_CHARS: usize = 64;
-
-/// The tenant name from the path, shortened for the log.
-fn tenant_for_log(tenant: &str) -> String {
-    if tenant.chars().count() <= LOGGED_TENANT_CHARS {
-        tenant.to_string()
-    } else {
-        let short: String = tenant.chars().take(LOGGED_TENANT_CHARS).collect();
-        format!("{short}… ({} bytes)", tenant.len())
-    }
-}
-
 /// The one answer to every authentication failure (no token, unknown token, unknown tenant,
 /// source not allowed for the tenant): the same status and the same bytes, so that neither
-/// tenants nor tokens can be probed. The log says which it was, never echoing the token.
-fn unauthorized(tenant: &str, source: Option<&Source>, why: AuthFailure) -> Response {
-    let tenant = tenant_for_log(tenant);
-    let source = source.map_or("-", |s| s.id.as_str());
-    IntakeRefused {
-        tenant: &tenant,
-        source,
-        status: StatusCode::UNAUTHORIZED.as_u16(),
-        kind: "unauthorized",
+/// tenants nor tokens can be probed. The log says which it was, never echoing the token, and
+/// summarises repeated failures per client (see [`crate::telemetry::auth_failures`]).
+fn unauthorized(
+    client: Option<IpAddr>,
+    tenant: &str,
+    source: Option<&Source>,
+    why: AuthFailure,
+) -> Response {
+    AuthFailed {
+        endpoint: Endpoint::Intake,
+        client,
+        tenant,
+        source: source.map_or("-", |s| s.id.as_str()),
+        kind: why.describe(),
         detail: why.describe(),
     }
     .emit();
@@ -302,7 +297,7 @@ fn refuse_intake(tenant: &str, source: &str, e: &IntakeError) -> Response {
     let (status, kind, title) = match e {
         IntakeError::UnknownTenant(_) => {
             // Answered exactly like any other authentication failure (see [`unauthorized`]).
-            return unauthorized(tenant, None, AuthFailure::UnknownTenant);
+            return unauthorized(None, tenant, None, AuthFailure::UnknownTenant);
         }
         IntakeError::Malformed { .. } => {
             (StatusCode::BAD_REQUEST, "malformed", "Malformed document")
@@ -529,13 +524,17 @@ pub async fn post_message(
     request: Request<Body>,
 ) -> Response {
     let headers = request.headers().clone();
+    let client = request
+        .extensions()
+        .get::<RemoteAddr>()
+        .map(|RemoteAddr(addr)| addr.ip());
     // Authentication (token, tenant, the source's scope) before anything else: a source must
     // not learn about another tenant, not even whether it exists or through a repeated
     // transport id.
     let known = state.intake.serves(&tenant);
     let source = match state.sources.authenticate(&headers, &tenant, known) {
         Ok(source) => source.clone(),
-        Err((why, source)) => return unauthorized(&tenant, source, why),
+        Err((why, source)) => return unauthorized(client, &tenant, source, why),
     };
     let limits = state.intake.limits().clone();
     let declared_length = headers

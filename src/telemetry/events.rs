@@ -4,8 +4,11 @@
 //! updates the metrics. Fields are ids, tenants, sources, connectors, standards, sizes,
 //! durations and reasons the broker itself wrote — never payload content, never a secret.
 
+use super::auth_failures::{self, Endpoint};
 use super::metrics::{ConnectorLabels, OutcomeLabels, RefusedLabels, SourceLabels, metrics};
+use super::untrusted::{Detail, Untrusted};
 use crate::message::{MessageId, State};
+use std::net::IpAddr;
 use std::time::Duration;
 
 pub struct MessageAdmitted<'a> {
@@ -26,7 +29,7 @@ impl MessageAdmitted<'_> {
     pub fn emit(&self) {
         tracing::info!(
             message_id = %self.id, tenant = self.tenant, source = self.source,
-            standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
+            standard = %Untrusted(self.standard.unwrap_or("-")), message_type = %Untrusted(self.message_type.unwrap_or("-")),
             size = self.size, parts = self.parts, connector = self.connector.unwrap_or("-"),
             elapsed_ms = self.elapsed.as_millis() as u64,
             "message received"
@@ -48,7 +51,7 @@ impl MessageAdmitted<'_> {
                 m.unrouted.get_or_create(&labels).inc();
                 tracing::warn!(
                     message_id = %self.id, tenant = self.tenant,
-                    standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
+                    standard = %Untrusted(self.standard.unwrap_or("-")), message_type = %Untrusted(self.message_type.unwrap_or("-")),
                     "message unrouted: no route matches; it is kept — add a route and run `amtsbote replay`"
                 );
             }
@@ -56,7 +59,7 @@ impl MessageAdmitted<'_> {
                 m.rejected.get_or_create(&labels).inc();
                 tracing::warn!(
                     message_id = %self.id, tenant = self.tenant,
-                    standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
+                    standard = %Untrusted(self.standard.unwrap_or("-")), message_type = %Untrusted(self.message_type.unwrap_or("-")),
                     "message rejected (schema violation, content intake cannot take, or a failed transport check); kept as rejected — see `amtsbote messages show`; whether the sender learns of it depends on the transport (the source's own log line says)"
                 );
             }
@@ -105,11 +108,11 @@ pub struct IntakeRefused<'a> {
 impl IntakeRefused<'_> {
     pub fn emit(&self) {
         tracing::warn!(
-            tenant = self.tenant,
+            tenant = %Untrusted(self.tenant),
             source = self.source,
             status = self.status,
             kind = self.kind,
-            detail = self.detail,
+            detail = %Detail(self.detail),
             "intake refused a request; nothing was stored"
         );
         metrics()
@@ -119,6 +122,41 @@ impl IntakeRefused<'_> {
                 reason: self.kind.into(),
             })
             .inc();
+    }
+}
+
+/// A request at the public edge that did not authenticate (intake: no, unknown or
+/// unauthorised token, unknown tenant; FIT-Connect callback: forged, stale or replayed).
+/// Counted each time; logged as the client's first failure or in a periodic summary (see
+/// [`super::auth_failures`]), so that failing requests cannot flood the log.
+pub struct AuthFailed<'a> {
+    pub endpoint: Endpoint,
+    /// The TCP peer, if known.
+    pub client: Option<IpAddr>,
+    /// The tenant the request named (sender-controlled; escaped and cut here).
+    pub tenant: &'a str,
+    /// The source the token belongs to, `-` if none.
+    pub source: &'a str,
+    /// Short kind for the summary, e.g. `unknown token`.
+    pub kind: &'static str,
+    /// The broker's own description.
+    pub detail: &'a str,
+}
+
+impl AuthFailed<'_> {
+    pub fn emit(&self) {
+        let tenant = Untrusted(self.tenant).to_string();
+        let detail = format!("{} (source {})", self.detail, self.source);
+        auth_failures::log_failure(self.endpoint, self.client, &tenant, self.kind, &detail);
+        if self.endpoint == Endpoint::Intake {
+            metrics()
+                .refused
+                .get_or_create(&RefusedLabels {
+                    source: self.source.into(),
+                    reason: "unauthorized".into(),
+                })
+                .inc();
+        }
     }
 }
 
@@ -338,7 +376,7 @@ pub struct XtaMessageClosed<'a> {
 impl XtaMessageClosed<'_> {
     pub fn emit(&self) {
         tracing::info!(message_id = %self.id, tenant = self.tenant, source = self.source,
-            xta_message_id = self.transport_id, size = self.size, repeat = self.repeat,
+            xta_message_id = %Untrusted(self.transport_id), size = self.size, repeat = self.repeat,
             "XTA: message stored and closed at the XTA server");
         metrics()
             .xta_closed
@@ -363,7 +401,7 @@ pub struct XtaMessageRejected<'a> {
 impl XtaMessageRejected<'_> {
     pub fn emit(&self) {
         tracing::warn!(message_id = %self.id, tenant = self.tenant, source = self.source,
-            xta_message_id = self.transport_id, author = self.author,
+            xta_message_id = %Untrusted(self.transport_id), author = %Untrusted(self.author),
             "XTA: message rejected, kept in the ledger as rejected and closed at the XTA server; no report was sent to the author (XTA 2 offers a reader none; the author's transport report shows it as fetched) — tell the author yourself, see `amtsbote messages show`");
     }
 }

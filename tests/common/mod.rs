@@ -179,6 +179,8 @@ max_document_bytes = 1000000
 
 [log]
 level = "info"
+# Short, so that a test sees a summary of failed authentications without waiting a minute.
+auth_failure_summary = "2s"
 
 [sources.formserver]
 kind = "http"

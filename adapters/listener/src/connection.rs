@@ -122,7 +122,14 @@ struct Edge<S> {
     inner: S,
     limits: Arc<Limits>,
     activity: Arc<Activity>,
+    remote: std::net::SocketAddr,
 }
+
+/// The address of the client a request came from (the TCP peer: behind a reverse proxy,
+/// the proxy). Set on every request's extensions, so handlers can name or group clients,
+/// for example to summarise repeated authentication failures per client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for Edge<S>
 where
@@ -143,7 +150,7 @@ where
         let mut inner = self.inner.clone();
         let too_slow = Arc::new(AtomicBool::new(false));
         let limits = self.limits.clone();
-        let request = request.map(|body| {
+        let mut request = request.map(|body| {
             RequestBody::new(
                 body,
                 limits.body_read_timeout,
@@ -151,6 +158,7 @@ where
                 too_slow.clone(),
             )
         });
+        request.extensions_mut().insert(RemoteAddr(self.remote));
         let working = Working::start(&self.activity);
         Box::pin(async move {
             let _working = working;
@@ -222,6 +230,7 @@ pub(crate) async fn run<IO, S, B>(
         inner: service,
         limits: limits.clone(),
         activity: activity.clone(),
+        remote,
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -28,5 +28,6 @@ mod limits;
 
 pub use accept::{serve, serve_with};
 pub use body::{BodyError, RequestBody};
+pub use connection::RemoteAddr;
 pub use fd::{FdLimit, raise_fd_limit};
 pub use limits::Limits;
