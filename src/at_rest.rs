@@ -141,16 +141,22 @@ fn tighten_tree(dir: &Path, count: &mut usize) -> Result<()> {
 /// do; none contains key material.
 pub fn payload_key(storage: &StorageConfig) -> Result<PayloadKey, String> {
     let env = std::env::var(PAYLOAD_KEY_ENV).ok();
-    match (&storage.payload_key_file, env) {
+    // Absolute paths in the messages: the commands they suggest work from any directory.
+    let data_dir = absolute(&storage.data_dir);
+    match (storage.payload_key_file.as_deref().map(absolute), env) {
         (Some(file), Some(_)) => Err(format!(
             "the payload key is given twice: storage.payload_key_file ({}) and the environment variable {PAYLOAD_KEY_ENV}; keep one",
             file.display()
         )),
-        (Some(file), None) => key_from_file(file, &storage.data_dir),
+        (Some(file), None) => key_from_file(&file, &data_dir),
         (None, Some(text)) => PayloadKey::from_hex(&text)
             .map_err(|reason| format!("environment variable {PAYLOAD_KEY_ENV}: {reason}")),
-        (None, None) => Err(missing_key(&storage.data_dir)),
+        (None, None) => Err(missing_key(&data_dir)),
     }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn missing_key(data_dir: &Path) -> String {
@@ -197,10 +203,7 @@ fn key_from_file(file: &Path, data_dir: &Path) -> Result<PayloadKey, String> {
         }
     })?;
     if !meta.is_file() {
-        return Err(format!(
-            "payload key file {} is not a file",
-            file.display()
-        ));
+        return Err(format!("payload key file {} is not a file", file.display()));
     }
     mode_problem(file, &meta).map_or(Ok(()), Err)?;
     let text = std::fs::read_to_string(file).map_err(|e| {
@@ -209,7 +212,8 @@ fn key_from_file(file: &Path, data_dir: &Path) -> Result<PayloadKey, String> {
             file.display()
         )
     })?;
-    PayloadKey::from_hex(&text).map_err(|reason| format!("payload key file {}: {reason}", file.display()))
+    PayloadKey::from_hex(&text)
+        .map_err(|reason| format!("payload key file {}: {reason}", file.display()))
 }
 
 /// Other users must not be able to read the key. Readable by the file's group is accepted only
@@ -331,6 +335,57 @@ mod tests {
         assert_eq!(mode(&dir.join("payloads/ab")), 0o700);
         assert_eq!(mode(&dir.join("amtsbote.db")), 0o600);
         assert_eq!(mode(&dir.join("payloads/ab/x.payload")), 0o600);
+    }
+
+    /// Files created by the stores themselves (not the harness's), under umask 000: only
+    /// explicit modes keep them private. `amtsbote run` narrows the umask too, so the broker
+    /// tests alone could not tell.
+    #[tokio::test]
+    async fn what_the_stores_write_is_private_whatever_the_umask() {
+        use crate::payload::{LocalStore, put_bytes};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        // SAFETY: umask only changes the process's file creation mask; restored below.
+        let before = unsafe { libc::umask(0) };
+        prepare_data_dir(&dir).unwrap();
+        let db = crate::embedded::Database::open(&dir.join("amtsbote.db")).unwrap();
+        let store = LocalStore::new(dir.join("payloads"), PayloadKey::generate());
+        let id = crate::message::MessageId::new();
+        for (part, len) in [("payload", 100), ("attachment-1", 3 << 20)] {
+            put_bytes(&store, id, part, bytes::Bytes::from(vec![7u8; len]))
+                .await
+                .unwrap();
+        }
+        let key = tmp.path().join("keys/payload.key");
+        write_new_key(&key).unwrap();
+        // SAFETY: as above.
+        unsafe { libc::umask(before) };
+
+        let mut seen = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            assert_eq!(mode(&d), 0o700, "{}", d.display());
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let p = entry.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    assert_eq!(mode(&p), 0o600, "{}", p.display());
+                    seen.push(p.file_name().unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        assert!(seen.iter().any(|n| n == "amtsbote.db-wal"), "{seen:?}");
+        assert_eq!(
+            seen.iter()
+                .filter(|n| n.starts_with(&id.to_string()))
+                .count(),
+            2,
+            "{seen:?}"
+        );
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(mode(key.parent().unwrap()), 0o700);
+        drop(db);
     }
 
     #[test]

@@ -367,6 +367,8 @@ impl Broker {
             .arg("--config")
             .arg(&self.config)
             .arg("run")
+            // The key comes from the configuration's file unless a test sets it here.
+            .env_remove("AMTSBOTE_PAYLOAD_KEY")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
@@ -505,6 +507,7 @@ impl Broker {
             .arg("--config")
             .arg(&self.config)
             .args(args)
+            .env_remove("AMTSBOTE_PAYLOAD_KEY")
             .output()
             .unwrap()
     }
@@ -681,6 +684,8 @@ impl Replica {
                 "AMTSBOTE__SERVER__LISTEN",
                 format!("127.0.0.1:{}", self.port),
             )
+            // The key comes from the configuration's file unless a test sets it here.
+            .env_remove("AMTSBOTE_PAYLOAD_KEY")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
