@@ -225,18 +225,24 @@ fn mode_problem(file: &Path, meta: &std::fs::Metadata) -> Option<String> {
     let mode = meta.permissions().mode() & 0o777;
     // SAFETY: getegid cannot fail and touches no memory.
     let own_group = meta.gid() == unsafe { libc::getegid() };
-    let who = if mode & 0o007 != 0 {
-        "every user on the machine"
-    } else if mode & 0o070 != 0 && !own_group {
-        "the members of its group"
-    } else {
-        return None;
-    };
+    let who = other_readers(mode, own_group)?;
     Some(format!(
         "payload key file {} has mode {mode:04o}: {who} can read or change it; run `chmod 600 {}` (owned by the broker's user)",
         file.display(),
         file.display()
     ))
+}
+
+/// Who besides the broker's user may read (or change) a key file with `mode`.
+#[cfg(unix)]
+fn other_readers(mode: u32, own_group: bool) -> Option<&'static str> {
+    if mode & 0o007 != 0 {
+        Some("every user on the machine")
+    } else if mode & 0o070 != 0 && !own_group {
+        Some("the members of its group")
+    } else {
+        None
+    }
 }
 
 #[cfg(not(unix))]
@@ -386,6 +392,26 @@ mod tests {
         assert_eq!(mode(&key), 0o600);
         assert_eq!(mode(key.parent().unwrap()), 0o700);
         drop(db);
+    }
+
+    #[test]
+    fn a_key_file_is_private_to_the_broker_or_its_own_group() {
+        for mode in [0o600, 0o400] {
+            assert_eq!(other_readers(mode, false), None, "{mode:o}");
+        }
+        // A Kubernetes Secret with fsGroup, or root:amtsbote 0440.
+        assert_eq!(other_readers(0o440, true), None);
+        assert_eq!(
+            other_readers(0o440, false),
+            Some("the members of its group")
+        );
+        for mode in [0o644, 0o604, 0o602, 0o444] {
+            assert_eq!(
+                other_readers(mode, true),
+                Some("every user on the machine"),
+                "{mode:o}"
+            );
+        }
     }
 
     #[test]
