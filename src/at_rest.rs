@@ -167,7 +167,7 @@ fn missing_key(data_dir: &Path) -> String {
         let target = "/etc/amtsbote/payload.key";
         format!(
             "the payload key {} lies inside the data directory, beside the payloads it encrypts (earlier versions put it there); \
-             move it out and point the configuration at it: `install -d -m 0700 /etc/amtsbote && mv {} {target}`, \
+             move it out and point the configuration at it: `mv {} {target}` (owned by the broker's user, mode 0600), \
              then set `storage.payload_key_file = \"{target}\"` (keep the same key: without it the stored payloads cannot be read)",
             legacy.display(),
             legacy.display(),
