@@ -182,6 +182,7 @@ fn every_subcommand_has_help() {
         vec!["messages", "show", "--help"],
         vec!["replay", "--help"],
         vec!["sandbox", "fachverfahren", "--help"],
+        vec!["keys", "payload", "--help"],
     ] {
         let o = amtsbote(dir.path(), &args, &[]);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
