@@ -12,7 +12,6 @@ use crate::payload::{LocalStore, PayloadStore};
 use crate::queue::Queue;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 /// The opened stores. Cheap to clone.
@@ -40,68 +39,18 @@ pub struct Embedded {
     pub store: LocalStore,
 }
 
-/// How the payload key is obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyPolicy {
-    /// Generate a key file if there is none (first start of the embedded broker).
-    CreateIfMissing,
-    /// The key must exist (tools that only read).
-    MustExist,
-}
-
-/// Reads the payload key, or creates it with a warning.
-pub fn payload_key(path: &Path, policy: KeyPolicy) -> Result<PayloadKey> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => PayloadKey::from_hex(&text)
-            .map_err(|e| anyhow::anyhow!("payload key file {}: {e}", path.display())),
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound && policy == KeyPolicy::CreateIfMissing =>
-        {
-            let key = PayloadKey::generate();
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-            }
-            write_private(path, &key.to_hex())?;
-            tracing::warn!(
-                path = %path.display(),
-                "generated a new payload encryption key; back it up — without it stored payloads cannot be read. \
-                 In production, provision storage.payload_key_file yourself"
-            );
-            Ok(key)
-        }
-        Err(e) => Err(anyhow::anyhow!(
-            "cannot read payload key file {}: {e}",
-            path.display()
-        )),
-    }
-}
-
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    Ok(())
+/// The payload key, from where the configuration provisions it (see [`crate::at_rest`]).
+pub fn payload_key(config: &Config) -> Result<PayloadKey> {
+    crate::at_rest::payload_key(&config.storage).map_err(anyhow::Error::msg)
 }
 
 /// Opens the stores of `config`.
-pub async fn open(config: &Config, key_policy: KeyPolicy) -> Result<Stores> {
+pub async fn open(config: &Config) -> Result<Stores> {
     match config.storage.backend {
         Backend::Embedded => {
             let dir = &config.storage.data_dir;
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-            let key = payload_key(&config.storage.key_file(), key_policy)?;
+            let key = payload_key(config)?;
+            crate::at_rest::prepare_data_dir(dir)?;
             let db = Database::open(&dir.join("amtsbote.db"))
                 .with_context(|| format!("cannot open the database in {}", dir.display()))?;
             let queue = SqliteQueue::new(
@@ -118,11 +67,11 @@ pub async fn open(config: &Config, key_policy: KeyPolicy) -> Result<Stores> {
                 cluster: None,
             })
         }
-        Backend::Cluster => open_cluster(config, key_policy).await,
+        Backend::Cluster => open_cluster(config).await,
     }
 }
 
-async fn open_cluster(config: &Config, key_policy: KeyPolicy) -> Result<Stores> {
+async fn open_cluster(config: &Config) -> Result<Stores> {
     let storage = &config.storage;
     let pg = storage
         .postgres
@@ -132,7 +81,7 @@ async fn open_cluster(config: &Config, key_policy: KeyPolicy) -> Result<Stores> 
         .rabbitmq
         .as_ref()
         .context("the cluster backend needs [storage.rabbitmq]")?;
-    let key = payload_key(&storage.key_file(), key_policy)?;
+    let key = payload_key(config)?;
     let ledger = PgLedger::connect(pg)
         .await
         .context("cannot open the ledger on PostgreSQL")?;
@@ -165,8 +114,7 @@ async fn cluster_payloads(config: &Config, key: PayloadKey) -> Result<Arc<dyn Pa
         return Ok(Arc::new(store));
     }
     let dir = &config.storage.data_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    crate::at_rest::prepare_data_dir(dir)?;
     Ok(Arc::new(LocalStore::new(dir.join("payloads"), key)))
 }
 
@@ -201,7 +149,7 @@ pub async fn open_existing(config: &Config) -> Result<Records> {
                     config.storage.data_dir.display()
                 );
             }
-            let stores = open(config, KeyPolicy::MustExist).await?;
+            let stores = open(config).await?;
             Ok(Records {
                 ledger: stores.ledger,
                 payloads: stores.payloads,
@@ -214,7 +162,7 @@ pub async fn open_existing(config: &Config) -> Result<Records> {
                 .postgres
                 .as_ref()
                 .context("the cluster backend needs [storage.postgres]")?;
-            let key = payload_key(&storage.key_file(), KeyPolicy::MustExist)?;
+            let key = payload_key(config)?;
             let ledger = PgLedger::connect(pg)
                 .await
                 .context("cannot open the ledger on PostgreSQL")?;

@@ -2,7 +2,7 @@
 //! in order — stop taking requests, stop taking work, let deliveries in flight finish, close
 //! the stores.
 
-use crate::backend::{self, KeyPolicy, Stores};
+use crate::backend::{self, Stores};
 use crate::config::{Backend, Config, ConfigError, MAX_JSON_DEPTH_BOUND};
 use crate::connectors::{self, ConnectorHandle};
 use crate::inbound::http::{HttpIntake, HttpSources};
@@ -291,13 +291,14 @@ pub async fn start(config: &Config) -> Result<Running> {
     let plan = plan(config).map_err(invalid)?;
     descriptor_limit(config.server.max_connections);
     let data_dir = &config.storage.data_dir;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    // The key first: a start without one must not leave an empty data directory behind.
+    backend::payload_key(config)?;
+    crate::at_rest::prepare_data_dir(data_dir)?;
     // One embedded broker per data directory (its SQLite queue leases assume it); cluster
     // replicas share everything through PostgreSQL and RabbitMQ, and may share the directory.
     let lock = if config.storage.backend == Backend::Embedded {
         let lock_path = data_dir.join("broker.lock");
-        let lock = std::fs::OpenOptions::new()
+        let lock = crate::at_rest::private_file_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -314,7 +315,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         None
     };
 
-    let stores = backend::open(config, KeyPolicy::CreateIfMissing).await?;
+    let stores = backend::open(config).await?;
     if let Some(e) = &stores.embedded {
         // We hold the broker lock, so any lease in the file belongs to a process that is gone.
         let released = e

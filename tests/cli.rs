@@ -9,7 +9,10 @@ use std::process::{Command, Output};
 
 fn amtsbote(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_amtsbote"));
-    c.current_dir(dir).args(args).env_remove("AMTSBOTE_CONFIG");
+    c.current_dir(dir)
+        .args(args)
+        .env_remove("AMTSBOTE_CONFIG")
+        .env_remove("AMTSBOTE_PAYLOAD_KEY");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -46,9 +49,26 @@ fn a_valid_configuration_checks_out() {
 
 #[test]
 fn no_configuration_means_embedded_defaults() {
+    // The defaults need nothing but a payload key, which is never made up beside the data.
+    let dir = tempfile::tempdir().unwrap();
+    let key = "0123456789abcdef".repeat(4);
+    let o = amtsbote(dir.path(), &["check"], &[("AMTSBOTE_PAYLOAD_KEY", &key)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn no_configuration_and_no_key_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
     let o = amtsbote(dir.path(), &["check"], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("`storage.payload_key_file`")
+            && e.contains("amtsbote keys payload --out")
+            && e.contains("AMTSBOTE_PAYLOAD_KEY")
+            && e.contains("1 problem(s)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -58,12 +78,18 @@ fn unknown_keys_are_errors_with_file_and_line() {
     let text = std::fs::read_to_string(&path)
         .unwrap()
         .replace("poll_interval", "pol_interval");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    let line = 1 + text
+        .lines()
+        .position(|l| l.contains("pol_interval"))
+        .unwrap();
     let o = amtsbote(dir.path(), &["--config", "amtsbote.toml", "check"], &[]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(
-        e.contains("amtsbote.toml") && e.contains("line 9") && e.contains("pol_interval"),
+        e.contains("amtsbote.toml")
+            && e.contains(&format!("line {line}:"))
+            && e.contains("pol_interval"),
         "{e}"
     );
 }
@@ -156,6 +182,7 @@ fn every_subcommand_has_help() {
         vec!["messages", "show", "--help"],
         vec!["replay", "--help"],
         vec!["sandbox", "fachverfahren", "--help"],
+        vec!["keys", "payload", "--help"],
     ] {
         let o = amtsbote(dir.path(), &args, &[]);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));

@@ -193,13 +193,6 @@ fn the_compose_file_parses_and_mounts_files_that_exist() {
             );
         }
     }
-    for (name, secret) in compose["secrets"].as_mapping().expect("secrets") {
-        let file = secret["file"].as_str().unwrap();
-        assert!(
-            repo("deploy/compose").join(file).is_file(),
-            "secret {name:?}: {file} missing"
-        );
-    }
     for name in ["amtsbote-1", "amtsbote-2", "postgres", "rabbitmq"] {
         assert!(
             services[name]["healthcheck"]["test"].is_sequence(),
@@ -399,4 +392,209 @@ fn the_helm_configmap_renders_to_a_broker_configuration() {
         rendered.push('\n');
     }
     check_cluster_config(&rendered, "Helm ConfigMap amtsbote.toml");
+}
+
+// No secret is shipped: compose generates its secrets on first start and keeps them, the Helm
+// chart generates the payload key once and keeps it; everything else is the operator's.
+
+/// Lines of every file under `deploy/` and the Dockerfile, without comment lines.
+fn deployment_lines() -> Vec<(PathBuf, String)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = vec![repo("Dockerfile")];
+    walk(&repo("deploy"), &mut files);
+    let mut lines = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('#') || trimmed.starts_with("//") {
+                continue;
+            }
+            lines.push((file.clone(), line.to_string()));
+        }
+    }
+    lines
+}
+
+#[test]
+fn no_fixed_secrets_are_shipped() {
+    assert!(
+        !repo("deploy/compose/secrets").exists(),
+        "deploy/compose/secrets/ is back: compose generates its secrets (service secrets-init)"
+    );
+    let compose = yaml("deploy/compose/docker-compose.yml");
+    for (name, secret) in compose["secrets"].as_mapping().into_iter().flatten() {
+        assert!(
+            secret.get("file").is_none(),
+            "compose secret {name:?} is a file shipped with the repository"
+        );
+    }
+    // A key (32 or more hex digits) or a URL with a password written into a file.
+    for (file, line) in deployment_lines() {
+        let hex_run = line
+            .split(|c: char| !c.is_ascii_hexdigit())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(hex_run < 32, "{}: a key? {line}", file.display());
+        for (at, _) in line.match_indices("://") {
+            let authority = line[at + 3..].split(['/', ' ', '"', '\'']).next().unwrap();
+            if let Some((userinfo, _)) = authority.rsplit_once('@')
+                && let Some((_, password)) = userinfo.split_once(':')
+            {
+                assert!(
+                    password.starts_with('$'),
+                    "{}: a password in a URL: {line}",
+                    file.display()
+                );
+            }
+        }
+    }
+    // Passwords and keys reach the services as files, never as literal environment values.
+    let services = compose["services"].as_mapping().unwrap();
+    for (service, s) in services {
+        for (key, _) in s["environment"].as_mapping().into_iter().flatten() {
+            let key = key.as_str().unwrap();
+            let secretish = ["PASSWORD", "PASS", "SECRET", "TOKEN", "KEY"]
+                .iter()
+                .any(|w| key.split('_').any(|part| part == *w));
+            assert!(
+                !secretish || key.ends_with("_FILE"),
+                "{service:?}: environment {key} holds a secret; read it from /run/secrets"
+            );
+        }
+    }
+    // Helm: a Secret the chart makes is generated once and kept, never written in the chart.
+    let dir = repo("deploy/helm/amtsbote/templates");
+    let mut made = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if !text.contains("kind: Secret") {
+            continue;
+        }
+        made += 1;
+        for needed in [
+            "lookup \"v1\" \"Secret\"",
+            "randAlphaNum",
+            "helm.sh/resource-policy: keep",
+        ] {
+            assert!(text.contains(needed), "{}: {needed}", path.display());
+        }
+    }
+    assert_eq!(made, 1, "the chart generates the payload key Secret");
+    let values = yaml("deploy/helm/amtsbote/values.yaml");
+    assert_eq!(
+        values["secrets"]["generatePayloadKey"].as_bool(),
+        Some(true)
+    );
+}
+
+/// The one-shot service `secrets-init` run with `sh` against a directory: it makes every
+/// secret the stack reads, random, private, and keeps them when run again.
+#[test]
+fn the_compose_secrets_are_generated_once_and_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let compose = yaml("deploy/compose/docker-compose.yml");
+    let services = compose["services"].as_mapping().unwrap();
+    let init = &services["secrets-init"];
+    assert_eq!(init["volumes"][0].as_str(), Some("secrets:/secrets"));
+    let script = init["command"][0].as_str().expect("the init script");
+
+    // Which secrets the stack reads, by file name under /run/secrets.
+    let mut needed = std::collections::BTreeSet::new();
+    let toml = read("deploy/compose/amtsbote.toml");
+    let compose_text = read("deploy/compose/docker-compose.yml");
+    for text in [&toml, &compose_text] {
+        for (at, _) in text.match_indices("/run/secrets/") {
+            let name: String = text[at + "/run/secrets/".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            needed.insert(name);
+        }
+    }
+    // MinIO names its files relative to /run/secrets.
+    for (key, value) in services["minio"]["environment"].as_mapping().unwrap() {
+        if key.as_str().unwrap().ends_with("_FILE") {
+            needed.insert(value.as_str().unwrap().to_string());
+        }
+    }
+    assert!(needed.len() >= 7, "{needed:?}");
+    // Every service reading them mounts the volume and waits for the init service.
+    for (name, s) in services {
+        let text = serde_norway::to_string(s).unwrap();
+        if name.as_str() == Some("secrets-init") || !text.contains("/run/secrets") {
+            continue;
+        }
+        let mounts: Vec<&str> = s["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            mounts.contains(&"secrets:/run/secrets:ro"),
+            "{name:?}: {mounts:?}"
+        );
+        assert_eq!(
+            s["depends_on"]["secrets-init"]["condition"].as_str(),
+            Some("service_completed_successfully"),
+            "{name:?}"
+        );
+    }
+
+    let run = |dir: &Path| {
+        // `$$` is compose's escape for `$`; ownership is only changed when we may.
+        let mut body = script
+            .replace("$$", "$")
+            .replace("cd /secrets", &format!("cd '{}'", dir.display()));
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            body = format!("chown() {{ :; }}\n{body}");
+        }
+        let out = Command::new("sh").arg("-c").arg(&body).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        needed
+            .iter()
+            .map(|name| {
+                let path = dir.join(name);
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o400, "{name}");
+                (name.clone(), text.trim().to_string())
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let first = run(tmp.path());
+    amtsbote::payload::sealed::PayloadKey::from_hex(&first["payload_key"]).unwrap();
+    for name in [
+        "postgres_password",
+        "rabbitmq_password",
+        "s3_secret_access_key",
+    ] {
+        assert!(first[name].len() >= 32, "{name}");
+    }
+    assert!(first["postgres_url"].contains(&format!(":{}@postgres:", first["postgres_password"])));
+    assert!(first["amqp_url"].contains(&format!(":{}@rabbitmq:", first["rabbitmq_password"])));
+    assert_eq!(run(tmp.path()), first, "a second start keeps every secret");
+    let other = tempfile::tempdir().unwrap();
+    let fresh = run(other.path());
+    for name in &needed {
+        assert_ne!(fresh[name], first[name], "{name} is random, not fixed");
+    }
 }

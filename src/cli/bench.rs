@@ -159,6 +159,8 @@ pub(super) fn bench_config(dir: &std::path::Path, concurrency: usize) -> Result<
     let mut c = Config::default();
     c.server.listen = "127.0.0.1:0".parse()?;
     c.storage.data_dir = dir.join("data");
+    // Scratch data in a temporary directory: an ephemeral key.
+    c.storage.payload_key_file = Some(crate::at_rest::ephemeral_key_file(dir)?);
     c.queue.poll_interval = Duration::from_millis(100);
     c.log.level = "error".into();
     c.tenants.insert(

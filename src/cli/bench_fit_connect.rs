@@ -102,6 +102,8 @@ pub async fn run(n: usize) -> Result<ExitCode> {
     let mut c = Config::default();
     c.server.listen = "127.0.0.1:0".parse()?;
     c.storage.data_dir = dir.path().join("data");
+    // Scratch data in a temporary directory: an ephemeral key.
+    c.storage.payload_key_file = Some(crate::at_rest::ephemeral_key_file(dir.path())?);
     c.log.level = "error".into();
     let toml = setup.source_toml("bench", "portal", &sandbox).replace(
         "poll_interval = \"10s\"",

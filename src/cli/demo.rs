@@ -320,6 +320,8 @@ fn demo_config(dir: &std::path::Path, fv: &SampleFachverfahren) -> Result<Config
     let mut c = Config::default();
     c.server.listen = "127.0.0.1:0".parse()?;
     c.storage.data_dir = dir.join("data");
+    // The demo's data dies with its temporary directory: an ephemeral key is right here only.
+    c.storage.payload_key_file = Some(crate::at_rest::ephemeral_key_file(dir)?);
     c.queue.poll_interval = Duration::from_millis(100);
     let tenant = |name: &str, ags: Option<&str>| TenantConfig {
         name: name.into(),

@@ -1,8 +1,9 @@
-//! `amtsbote keys generate`: the key pairs a FIT-Connect destination needs.
+//! `amtsbote keys`: keys made before the broker first starts — the key pairs a FIT-Connect
+//! destination needs (`generate`) and the payload encryption key (`payload`).
 
 use amtsbote_fit_connect::jose::generate_destination_keys;
 use clap::Subcommand;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -15,10 +16,38 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// Generate the payload encryption key (256 bit, 64 hex digits) into a new file only the
+    /// current user can read (0600); never overwrites. Keep it outside the data directory and
+    /// back it up separately: without it stored payloads cannot be read.
+    Payload {
+        /// The key file to create, e.g. /etc/amtsbote/payload.key.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
-    let Command::Generate { out } = cmd;
+    match cmd {
+        Command::Generate { out } => destination_keys(out),
+        Command::Payload { out } => payload_key(&out),
+    }
+}
+
+fn payload_key(out: &Path) -> anyhow::Result<ExitCode> {
+    crate::at_rest::write_new_key(out)?;
+    let shown = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    println!("{}  (payload key, mode 0600: keep secret)", shown.display());
+    println!();
+    println!("Point the broker at it (outside its data directory), in amtsbote.toml:");
+    println!();
+    println!("  [storage]");
+    println!("  payload_key_file = \"{}\"", shown.display());
+    println!();
+    println!("Back the key up apart from the data: without it stored payloads cannot be read.");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn destination_keys(out: PathBuf) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&out)?;
     let files = [
         ("encryption.private.jwk.json", true),

@@ -54,7 +54,7 @@ enum Command {
     /// Declarative mappings (XÖV → the Fachverfahren's JSON).
     #[command(subcommand)]
     Mapping(mapping::Command),
-    /// FIT-Connect destination keys.
+    /// Keys: the payload encryption key, FIT-Connect destination key pairs.
     #[command(subcommand)]
     Keys(keys::Command),
     /// Local stand-ins for outside systems.

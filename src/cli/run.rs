@@ -6,6 +6,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    // Behind the explicit modes of every file the broker writes: whatever else is created
+    // (file connector drop folders included) is private too.
+    crate::at_rest::restrict_umask();
     let config = super::load_config(config_path)?;
     telemetry::init_logging(&config.log);
     if config_path.is_none() {

@@ -2,7 +2,6 @@
 //! directories it would use.
 
 use super::{ConfigError, Loaded};
-use crate::payload::sealed::PayloadKey;
 use std::fmt;
 
 /// What a valid configuration contains.
@@ -32,22 +31,13 @@ pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
         Ok(_) => Vec::new(),
         Err(e) => e,
     };
-    // The payload key: if a file is configured or exists, it must parse.
-    let key_file = c.storage.key_file();
-    match std::fs::read_to_string(&key_file) {
-        Ok(text) => {
-            if let Err(reason) = PayloadKey::from_hex(&text) {
-                errors.push(ConfigError::new(Some(&key_file), None, reason));
-            }
-        }
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound && c.storage.payload_key_file.is_none() => {
-        }
-        Err(e) => errors.push(ConfigError::new(
+    // The payload key: provisioned, readable, well-formed, private, not inside the data.
+    if let Err(reason) = crate::at_rest::payload_key(&c.storage) {
+        errors.push(ConfigError::new(
             None,
             Some("storage.payload_key_file".into()),
-            format!("cannot read {}: {e}", key_file.display()),
-        )),
+            reason,
+        ));
     }
     errors.extend(check_backend(&c.storage));
     let data_dir = &c.storage.data_dir;

@@ -209,8 +209,10 @@ pub struct StorageConfig {
     pub backend: Backend,
     /// Where the embedded database and payloads live.
     pub data_dir: PathBuf,
-    /// File with the 256-bit payload encryption key (64 hex digits). Default:
-    /// `<data_dir>/payload.key`, generated on first start with a warning.
+    /// File with the 256-bit payload encryption key (64 hex digits), made by `amtsbote keys
+    /// payload`. Must lie outside `data_dir` and be readable by the broker's user only. Without
+    /// it the key comes from the environment variable `AMTSBOTE_PAYLOAD_KEY`; without either
+    /// the broker does not start (see [`crate::at_rest`]).
     pub payload_key_file: Option<PathBuf>,
     /// Delete payloads this long after a message was delivered or rejected (Löschfrist).
     /// The ledger row stays as audit trail, in state `purged`.
@@ -236,14 +238,6 @@ impl Default for StorageConfig {
             rabbitmq: None,
             s3: None,
         }
-    }
-}
-
-impl StorageConfig {
-    pub fn key_file(&self) -> PathBuf {
-        self.payload_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("payload.key"))
     }
 }
 

@@ -100,8 +100,20 @@ impl Database {
     /// Opens (and creates or migrates) the database file and starts its writer thread.
     pub fn open(path: &Path) -> Result<Database, DbFailure> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            crate::at_rest::create_private_dir(dir)
                 .map_err(|e| DbFailure(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        // SQLite would create the file 0644 whatever the umask, and gives its -wal, -shm and
+        // -journal files the database file's mode: an empty private file first makes them all
+        // private (an empty file is a valid, empty database).
+        match crate::at_rest::private_file_options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(DbFailure(format!("cannot create {}: {e}", path.display()))),
         }
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;

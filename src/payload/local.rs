@@ -80,6 +80,18 @@ impl LocalStore {
     }
 }
 
+/// Creates (or truncates) a file readable by the broker's user only (see [`crate::at_rest`]).
+fn private_create() -> std::fs::OpenOptions {
+    let mut opts = crate::at_rest::private_file_options();
+    opts.write(true).create(true).truncate(true);
+    opts
+}
+
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    private_create().open(path)?.write_all(data)
+}
+
 fn io_err(id: MessageId, e: impl std::fmt::Display) -> PayloadError {
     PayloadError::Io {
         id,
@@ -102,8 +114,8 @@ impl LocalStore {
         let (shard, final_path) = (self.shard(id), self.path(id, part));
         let tmp_path = shard.join(format!(".{id}.{part}.tmp"));
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&shard)?;
-            let written = std::fs::write(&tmp_path, &sealed).and_then(|()| {
+            crate::at_rest::create_private_dir(&shard)?;
+            let written = write_private(&tmp_path, &sealed).and_then(|()| {
                 if !sync_group::COVERS_FILE_DATA {
                     std::fs::File::open(&tmp_path)?.sync_all()?;
                 }
@@ -130,12 +142,15 @@ impl LocalStore {
         limit: u64,
     ) -> Result<Stored, PayloadError> {
         let shard = self.shard(id);
-        tokio::fs::create_dir_all(&shard)
+        let dir = shard.clone();
+        tokio::task::spawn_blocking(move || crate::at_rest::create_private_dir(&dir))
             .await
+            .map_err(|e| io_err(id, e))?
             .map_err(|e| io_err(id, e))?;
         let tmp_path = shard.join(format!(".{id}.{part}.tmp"));
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp_path)
+            let mut file = tokio::fs::OpenOptions::from(private_create())
+                .open(&tmp_path)
                 .await
                 .map_err(|e| io_err(id, e))?;
             let (mut sealer, header) = Sealer::new(&self.key, &id.to_string(), part);

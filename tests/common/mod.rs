@@ -108,6 +108,7 @@ pub fn cluster_storage_on(dir: &Path, pg: &str, amqp: &[String]) -> String {
         r#"[storage]
 backend = "cluster"
 data_dir = "data"
+payload_key_file = "{key}"
 
 [storage.postgres]
 url = {{ file = "pg.url" }}
@@ -118,8 +119,34 @@ url = {{ file = "amqp0.url" }}
 fallback_urls = [{}]
 prefix = "{scope}"
 "#,
-        fallbacks.join(", ")
+        fallbacks.join(", "),
+        key = provide_payload_key(dir),
     )
+}
+
+/// The payload key a test's broker is configured with, provisioned as an operator would: a
+/// 0600 file outside the data directory (`<dir>/payload.key`, beside the configuration). Made
+/// once per directory, so a restarted broker or a replica gets the same key. Returns the name
+/// for `storage.payload_key_file`, relative to the configuration file.
+pub fn provide_payload_key(dir: &Path) -> &'static str {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("payload.key");
+    if !path.exists() {
+        let key = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(key.as_bytes()))
+            .unwrap();
+    }
+    "payload.key"
 }
 
 /// Where a test's broker keeps its state.
@@ -159,7 +186,10 @@ pub fn config_text_for(
     extra: &str,
 ) -> String {
     let storage = match storage {
-        Storage::Embedded => "[storage]\ndata_dir = \"data\"\n".to_string(),
+        Storage::Embedded => format!(
+            "[storage]\ndata_dir = \"data\"\npayload_key_file = \"{}\"\n",
+            provide_payload_key(dir)
+        ),
         Storage::Cluster => cluster_storage(dir),
         Storage::ClusterOn { pg, amqp } => cluster_storage_on(dir, pg, amqp),
     };
@@ -339,6 +369,8 @@ impl Broker {
             .arg("--config")
             .arg(&self.config)
             .arg("run")
+            // The key comes from the configuration's file unless a test sets it here.
+            .env_remove("AMTSBOTE_PAYLOAD_KEY")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
@@ -477,6 +509,7 @@ impl Broker {
             .arg("--config")
             .arg(&self.config)
             .args(args)
+            .env_remove("AMTSBOTE_PAYLOAD_KEY")
             .output()
             .unwrap()
     }
@@ -653,6 +686,8 @@ impl Replica {
                 "AMTSBOTE__SERVER__LISTEN",
                 format!("127.0.0.1:{}", self.port),
             )
+            // The key comes from the configuration's file unless a test sets it here.
+            .env_remove("AMTSBOTE_PAYLOAD_KEY")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
