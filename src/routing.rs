@@ -19,16 +19,18 @@ impl Pattern {
     }
 
     pub fn matches(&self, value: &str) -> bool {
-        wildcard(self.0.as_bytes(), value.to_ascii_lowercase().as_bytes())
+        wildcard(self.0.as_bytes(), value.as_bytes())
     }
 }
 
 /// Iterative wildcard match with single-star backtracking: linear in practice, no recursion.
+/// `p` is lower case already; `v` is compared as if it were (without allocating: routing runs
+/// for every message, over many rules).
 fn wildcard(p: &[u8], v: &[u8]) -> bool {
     let (mut pi, mut vi) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while vi < v.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == v[vi]) {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == v[vi].to_ascii_lowercase()) {
             pi += 1;
             vi += 1;
         } else if pi < p.len() && p[pi] == b'*' {

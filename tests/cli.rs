@@ -283,3 +283,81 @@ fn intake_limits_are_checked() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// An installation for every municipality of Germany — 10,751 conf.d files, each with its
+/// own connector and route — checks, starts and takes a message. Only that it works is
+/// asserted here; how long it takes is measured by `amtsbote bench config`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configuration_for_every_municipality_checks_starts_and_routes() {
+    use amtsbote::cli::bench_config::{GERMAN_MUNICIPALITIES, write_state_config};
+    let dir = tempfile::tempdir().unwrap();
+    let main = write_state_config(dir.path(), GERMAN_MUNICIPALITIES).unwrap();
+    let main = main.to_str().unwrap();
+    let o = amtsbote(dir.path(), &["--config", main, "check"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("10751 tenant(s)") && out.contains("10751 connector(s)"),
+        "{out}"
+    );
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut broker = Command::new(env!("CARGO_BIN_EXE_amtsbote"))
+        .current_dir(dir.path())
+        .args(["--config", main, "run"])
+        .env_remove("AMTSBOTE_PAYLOAD_KEY")
+        .env("AMTSBOTE__SERVER__LISTEN", &listen)
+        .stderr(std::fs::File::create(dir.path().join("broker.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(dir.path().join("broker.log")).unwrap_or_default();
+    let client = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        if let Some(status) = broker.try_wait().unwrap() {
+            panic!("the broker exited with {status}:\n{}", log());
+        }
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready:\n{}",
+            log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A message for the last municipality is taken and routed to its own connector.
+    let r = client
+        .post(format!("{base}/api/v1/tenants/gemeinde-10750/messages"))
+        .bearer_auth("bench-form-server-token")
+        .header("Content-Type", "application/xml")
+        .body(gewerbe_xml())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_string();
+    let shown = amtsbote(
+        dir.path(),
+        &["--config", main, "messages", "show", &id, "--json"],
+        &[],
+    );
+    let _ = broker.kill();
+    let _ = broker.wait();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("gewerbe-gemeinde-10750"),
+        "{shown}\n{}",
+        log()
+    );
+}

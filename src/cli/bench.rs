@@ -22,7 +22,8 @@ pub struct Args {
     /// What to measure: the intake → delivery path (`intake`), the XÖV stages (`xoev`), the
     /// FIT-Connect subscriber (`fit-connect`), the XTA mailbox reader beside HTTP intake of
     /// the same messages (`xta`), the intake → delivery path on PostgreSQL and RabbitMQ
-    /// (`cluster`).
+    /// (`cluster`), an installation for every municipality of Germany: loading, checking,
+    /// starting and routing (`config`).
     #[arg(value_enum, default_value = "intake")]
     suite: Suite,
     /// Messages for the max-load run (`xoev`: iterations per stage).
@@ -54,6 +55,9 @@ pub struct Args {
     /// `cluster`: RabbitMQ URL, e.g. `amqp://guest:guest@127.0.0.1:56720/%2f`.
     #[arg(long)]
     amqp_url: Option<String>,
+    /// `config`: municipalities in the generated configuration.
+    #[arg(long, default_value_t = super::bench_config::GERMAN_MUNICIPALITIES)]
+    tenants: usize,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -64,6 +68,8 @@ enum Suite {
     /// HTTP intake → file connector on PostgreSQL + RabbitMQ, beside raw lapin.
     Cluster,
     Xta,
+    /// A generated configuration of `--tenants` municipalities.
+    Config,
 }
 
 /// A well-formed XGewerbeanzeige 2.2 message padded to `size` bytes with a comment.
@@ -341,6 +347,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             .await
         }
         Suite::Xta => super::bench_xta::run(args.messages, args.size, args.clients).await,
+        Suite::Config => super::bench_config::run(args.tenants, args.dir).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_cluster;
+pub mod bench_config;
 mod bench_fit_connect;
 mod bench_xoev;
 mod bench_xta;

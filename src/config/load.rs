@@ -2,7 +2,8 @@
 //! then environment overrides. Each file is first parsed on its own so that an error can name
 //! the file and line; the merge happens with the `config` crate.
 
-use super::{AuthConfig, Config, ConnectorConfig, SecretRef, SourceConfig};
+use super::{AuthConfig, Config, ConnectorConfig, SecretRef, SourceConfig, TenantConfig};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -95,22 +96,48 @@ fn tenant_files(main: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(files)
 }
 
-/// A `conf.d` file holds exactly one `[tenants.<id>]` table and nothing else, so that a
-/// tenant can be added or removed by adding or removing one file.
-fn check_tenant_file(path: &Path, c: &Config) -> Result<(), ConfigError> {
-    // Judged on the file's own text: defaults cannot tell "absent" from "set to the default".
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let only_tenants = toml::from_str::<toml::Table>(&text)
-        .map(|t| t.keys().all(|k| k == "tenants"))
-        .unwrap_or(false);
-    if c.tenants.len() != 1 || !only_tenants {
-        return Err(ConfigError::new(
+/// What a `conf.d` file may hold: exactly one `[tenants.<id>]` table and nothing else, so
+/// that a tenant can be added or removed by adding or removing one file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// Parses a `conf.d` file into its one tenant, in one pass over the text.
+fn parse_tenant_file(path: &Path) -> Result<(String, TenantConfig), ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(Some(path), None, format!("cannot read: {e}")))?;
+    let only_one = || {
+        ConfigError::new(
             Some(path),
             None,
             "a conf.d file must contain exactly one [tenants.<id>] table and nothing else",
-        ));
+        )
+    };
+    match toml::from_str::<TenantFile>(&text) {
+        Ok(file) if file.tenants.len() == 1 => {
+            Ok(file.tenants.into_iter().next().expect("one tenant"))
+        }
+        Ok(_) => Err(only_one()),
+        // Not a tenant file: name the error a main file would get (a key's file and line),
+        // or, if it is a valid main file, say what a conf.d file may hold.
+        Err(_) => match parse_file(path) {
+            Err(e) => Err(e),
+            Ok(_) => Err(only_one()),
+        },
     }
-    Ok(())
+}
+
+/// Tenant ids (lower case) that an `AMTSBOTE__TENANTS__<ID>__…` environment override names.
+fn overridden_tenants() -> BTreeSet<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| {
+            let k = k.to_str()?.to_ascii_lowercase();
+            let rest = k.strip_prefix("amtsbote__tenants__")?;
+            Some(rest.split("__").next()?.to_string())
+        })
+        .collect()
 }
 
 /// Loads the configuration. `None` means: no file, defaults plus environment overrides.
@@ -131,23 +158,52 @@ pub fn load(main: Option<&Path>) -> Result<Loaded, Vec<ConfigError>> {
             Err(e) => errors.push(e),
         }
     }
+    // Tenant files are parsed one by one (for errors naming file and line) and, as a rule,
+    // taken over as parsed: merging thousands of files through the `config` crate is
+    // quadratic. Only a tenant that the main file also defines, that two files define, or that
+    // an environment override names goes through the crate's merge, which gives the same
+    // result for them.
+    let overridden = overridden_tenants();
+    let mut seen = BTreeMap::new();
+    let mut direct = Vec::new();
+    let mut merged_files = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        match parse_file(f) {
-            Ok(c) if i > 0 => {
-                if let Err(e) = check_tenant_file(f, &c) {
-                    errors.push(e);
+        if i > 0 {
+            match parse_tenant_file(f) {
+                Ok((id, tenant)) => {
+                    *seen.entry(id.clone()).or_insert(0) += 1;
+                    direct.push((f, id, tenant));
                 }
+                Err(e) => errors.push(e),
             }
-            Ok(_) => {}
+            continue;
+        }
+        match parse_file(f) {
+            Ok(c) => {
+                for id in c.tenants.into_keys() {
+                    *seen.entry(id).or_insert(0) += 1;
+                }
+                merged_files.push(f);
+            }
             Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
+    let mut taken = Vec::new();
+    for (f, id, tenant) in direct {
+        if seen[&id] > 1 || overridden.contains(&id.to_ascii_lowercase()) {
+            merged_files.push(f);
+        } else {
+            taken.push((id, tenant));
+        }
+    }
+    // The crate merges in file order (later files win), as before.
+    merged_files.sort_by_key(|f| files.iter().position(|x| x == *f));
 
     let mut builder = config::Config::builder();
-    for f in &files {
+    for f in merged_files {
         builder =
             builder.add_source(config::File::from(f.as_path()).format(config::FileFormat::Toml));
     }
@@ -172,6 +228,7 @@ pub fn load(main: Option<&Path>) -> Result<Loaded, Vec<ConfigError>> {
         })?;
 
     let mut config = merged;
+    config.tenants.extend(taken);
     if let Some(main) = main {
         let base = main.parent().map(Path::to_path_buf).unwrap_or_default();
         resolve_paths(&mut config, &base);

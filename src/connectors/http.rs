@@ -19,6 +19,8 @@ use crate::secrets::{self, Secret};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use reqwest::StatusCode;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// Longest response excerpt kept as a failure reason.
@@ -49,16 +51,34 @@ impl HttpConnector {
                 Auth::Basic(username.clone(), secrets::read(password)?)
             }
         };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            // A redirect on a POST is a misconfigured URL, not something to follow silently.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("amtsbote/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = shared_client(timeout)?;
         Ok(HttpConnector { client, url, auth })
     }
+}
+
+/// One HTTP client per distinct setting (today only the timeout differs between connectors),
+/// shared by every connector with that setting: building a client loads and parses the
+/// trusted root certificates, which dominated the start of an installation with thousands of
+/// connectors, and a shared client also shares its keep-alive connection pool.
+fn shared_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    static CLIENTS: OnceLock<Mutex<HashMap<Duration, reqwest::Client>>> = OnceLock::new();
+    let mut clients = CLIENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(client) = clients.get(&timeout) {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        // A redirect on a POST is a misconfigured URL, not something to follow silently.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("amtsbote/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    clients.insert(timeout, client.clone());
+    Ok(client)
 }
 
 /// A printable, bounded excerpt of a response body.
