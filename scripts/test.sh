@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the build and the tests need.
-packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils libssl-dev python3 python3-pip
+packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils libssl-dev python3 python3-pip curl
           postgresql rabbitmq-server)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

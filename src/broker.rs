@@ -3,7 +3,7 @@
 //! the stores.
 
 use crate::backend::{self, KeyPolicy, Stores};
-use crate::config::{Backend, Config, ConfigError};
+use crate::config::{Backend, Config, ConfigError, MAX_JSON_DEPTH_BOUND};
 use crate::connectors::{self, ConnectorHandle};
 use crate::inbound::http::{HttpIntake, HttpSources};
 use crate::inbound::{fit_connect, xta};
@@ -86,7 +86,7 @@ fn mappings(config: &Config) -> Result<Mappings, Vec<ConfigError>> {
 }
 
 pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
-    let mut errors = Vec::new();
+    let mut errors = config.server.errors();
     for (key, ids) in [
         ("tenants", config.tenants.keys().collect::<Vec<_>>()),
         ("connectors", config.connectors.keys().collect()),
@@ -131,6 +131,28 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
             None,
             Some("intake.max_document_bytes".into()),
             "must not exceed intake.max_message_bytes",
+        ));
+    }
+    let intake = &config.intake;
+    if intake.max_part_bytes == 0 {
+        errors.push(ConfigError::new(
+            None,
+            Some("intake.max_part_bytes".into()),
+            "must be at least 1",
+        ));
+    }
+    if intake.max_parts == 0 {
+        errors.push(ConfigError::new(
+            None,
+            Some("intake.max_parts".into()),
+            "must be at least 1 (the document is a part)",
+        ));
+    }
+    if !(1..=MAX_JSON_DEPTH_BOUND).contains(&intake.max_json_depth) {
+        errors.push(ConfigError::new(
+            None,
+            Some("intake.max_json_depth".into()),
+            format!("must be between 1 and {MAX_JSON_DEPTH_BOUND} (the JSON parser's own bound)"),
         ));
     }
     let router = Router::compile(config).map_err(|e| errors.extend(e)).ok();
@@ -235,9 +257,38 @@ impl Running {
     }
 }
 
+/// Descriptors the broker needs besides its connections: databases, payload files, outgoing
+/// HTTP, the queue.
+const DESCRIPTOR_RESERVE: u64 = 256;
+
+/// Raises the soft descriptor limit to the hard one (each connection holds a descriptor; the
+/// usual soft default of 1,024 falls to a thousand idle clients) and says what it is.
+fn descriptor_limit(max_connections: usize) {
+    match amtsbote_listener::raise_fd_limit() {
+        Ok(limit) => {
+            tracing::info!(
+                soft = limit.soft,
+                hard = limit.hard,
+                before = limit.before,
+                "file descriptor limit"
+            );
+            if limit.soft < max_connections as u64 + DESCRIPTOR_RESERVE {
+                tracing::warn!(
+                    limit = limit.soft,
+                    max_connections,
+                    "the file descriptor limit is below server.max_connections + {DESCRIPTOR_RESERVE}; \
+                     raise LimitNOFILE (systemd) or ulimits.nofile (containers), or lower server.max_connections"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the file descriptor limit"),
+    }
+}
+
 /// Builds and starts the broker: HTTP listener, workers, maintenance.
 pub async fn start(config: &Config) -> Result<Running> {
     let plan = plan(config).map_err(invalid)?;
+    descriptor_limit(config.server.max_connections);
     let data_dir = &config.storage.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -295,6 +346,9 @@ pub async fn start(config: &Config) -> Result<Running> {
     let limits = DocumentLimits {
         max_document_bytes: config.intake.max_document_bytes,
         max_message_bytes: config.intake.max_message_bytes,
+        max_part_bytes: config.intake.max_part_bytes,
+        max_parts: config.intake.max_parts,
+        max_json_depth: config.intake.max_json_depth,
         xml: amtsbote_xoev::Limits {
             max_bytes: config.intake.max_document_bytes as usize,
             ..Default::default()
@@ -328,12 +382,15 @@ pub async fn start(config: &Config) -> Result<Running> {
         plan.fit_connect.clone(),
     );
     let stop_http = shutdown.clone();
+    let limits = config.server.limits();
     tasks.spawn(async move {
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop_http.cancelled().await });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "HTTP listener failed");
-        }
+        amtsbote_listener::serve(
+            listener,
+            limits,
+            app,
+            async move { stop_http.cancelled().await },
+        )
+        .await;
     });
     let ctx = WorkerContext {
         ledger: stores.ledger.clone(),

@@ -281,6 +281,39 @@ impl Envelope {
 /// Part name of the main document.
 pub const PAYLOAD_PART: &str = "payload";
 
+/// Longest file name kept, in bytes (common file systems allow 255).
+pub const MAX_FILENAME_BYTES: usize = 255;
+
+/// A sender's file name as it may be kept and handed on: only its last path segment (both
+/// `/` and `\` count as separators, so `../../etc/passwd` and `C:\temp\a.xml` lose their
+/// directories), without control characters and surrounding blanks, at most
+/// [`MAX_FILENAME_BYTES`] (cut at a character boundary, the extension kept where it fits).
+/// `None` when nothing usable is left (empty, `.`, `..`): the connector then uses its own
+/// name. Letters outside ASCII stay (`Antrag Müller.xml`); connectors that write files
+/// narrow further for their file system.
+pub fn clean_filename(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name: String = last.chars().filter(|c| !c.is_control()).collect();
+    let name = name.trim();
+    if name.is_empty() || name.chars().all(|c| c == '.') {
+        return None;
+    }
+    if name.len() <= MAX_FILENAME_BYTES {
+        return Some(name.to_string());
+    }
+    // Keep a short extension (`.xml`) so that the file still opens with the right program.
+    let ext = name
+        .rfind('.')
+        .map(|i| &name[i..])
+        .filter(|e| e.len() <= 16)
+        .unwrap_or("");
+    let mut stem_end = MAX_FILENAME_BYTES - ext.len();
+    while !name.is_char_boundary(stem_end) {
+        stem_end -= 1;
+    }
+    Some(format!("{}{ext}", &name[..stem_end]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +349,29 @@ mod tests {
         assert!(Dead.can_become(Replayed));
         assert!(Replayed.can_become(Routed));
         assert!(Unrouted.can_become(Replayed));
+    }
+
+    #[test]
+    fn file_names_lose_paths_controls_and_excess() {
+        assert_eq!(
+            clean_filename("Antrag Müller.xml").as_deref(),
+            Some("Antrag Müller.xml")
+        );
+        assert_eq!(
+            clean_filename("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(clean_filename("C:\\temp\\a.xml").as_deref(), Some("a.xml"));
+        assert_eq!(clean_filename(" a\nb.xml ").as_deref(), Some("ab.xml"));
+        for nothing in ["", "..", ".", "dir/", "../..", " \t"] {
+            assert_eq!(clean_filename(nothing), None, "{nothing:?}");
+        }
+        let long = format!("{}.xml", "ä".repeat(200));
+        let kept = clean_filename(&long).unwrap();
+        assert!(
+            kept.len() <= MAX_FILENAME_BYTES && kept.ends_with(".xml"),
+            "{kept}"
+        );
     }
 
     #[test]

@@ -58,7 +58,8 @@ const CALLBACK_LIMIT: usize = 64 * 1024;
 /// `POST /callbacks/fit-connect`: the Zustelldienst says new submissions wait. The callback is
 /// only a hint — it wakes the destination's poller, which fetches through the API as always —
 /// but it is verified (HMAC-SHA512 over the raw body with the destination's callback secret,
-/// at most 5 minutes old) before it wakes anything. Refusals are logged and counted.
+/// at most 5 minutes old, not seen before) before it wakes anything. Refusals are logged and
+/// counted.
 async fn fit_connect_callback(
     State(destinations): State<Arc<Vec<Arc<Destination>>>>,
     headers: HeaderMap,
@@ -89,9 +90,9 @@ async fn fit_connect_callback(
                 woken += 1;
             }
             Err(e) => {
-                tracing::warn!(source = %d.source, destination = %d.destination_id, error = %e,
-                    "FIT-Connect callback refused");
-                reason = "not authentic";
+                tracing::warn!(source = %d.source, destination = %d.destination_id,
+                    error = %e.reason, "FIT-Connect callback refused");
+                reason = e.outcome;
             }
         }
     }

@@ -223,3 +223,36 @@ fn the_cluster_backend_needs_its_sections_and_the_embedded_one_refuses_them() {
         "{e}"
     );
 }
+
+#[test]
+fn intake_limits_are_checked() {
+    let dir = setup();
+    let o = amtsbote(
+        dir.path(),
+        &["--config", "amtsbote.toml", "check"],
+        &[
+            ("AMTSBOTE__INTAKE__MAX_JSON_DEPTH", "500"),
+            ("AMTSBOTE__INTAKE__MAX_PARTS", "0"),
+            ("AMTSBOTE__INTAKE__MAX_PART_BYTES", "0"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("`intake.max_json_depth`: must be between 1 and 128"),
+        "{e}"
+    );
+    assert!(e.contains("`intake.max_parts`"), "{e}");
+    assert!(e.contains("`intake.max_part_bytes`"), "{e}");
+    assert!(e.contains("3 problem(s)"), "{e}");
+    let o = amtsbote(
+        dir.path(),
+        &["--config", "amtsbote.toml", "check"],
+        &[
+            ("AMTSBOTE__INTAKE__MAX_JSON_DEPTH", "16"),
+            ("AMTSBOTE__INTAKE__MAX_PARTS", "10"),
+            ("AMTSBOTE__INTAKE__MAX_PART_BYTES", "1000"),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}

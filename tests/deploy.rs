@@ -55,6 +55,7 @@ fn yaml(rel: &str) -> Yaml {
 fn check_cluster_config(text: &str, what: &str) {
     use amtsbote::config::{Backend, Config};
     let c: Config = toml::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}"));
+    check_server_limits(&c, what);
     assert_eq!(
         c.storage.backend,
         Backend::Cluster,
@@ -67,6 +68,62 @@ fn check_cluster_config(text: &str, what: &str) {
         .s3
         .unwrap_or_else(|| panic!("{what}: [storage.s3]"));
     assert!(!s3.bucket.is_empty(), "{what}: storage.s3.bucket");
+}
+
+/// The descriptor limit the deployment files grant (systemd `LimitNOFILE`, compose `ulimits`).
+const NOFILE: u64 = 65536;
+
+/// The listener limits are set explicitly, pass the broker's own validation, and leave room
+/// below the descriptor limit for everything besides connections.
+fn check_server_limits(c: &amtsbote::config::Config, what: &str) {
+    let errors = c.server.errors();
+    assert!(errors.is_empty(), "{what}: {errors:?}");
+    assert!(
+        c.server.max_connections as u64 + 1024 <= NOFILE,
+        "{what}: server.max_connections leaves too few descriptors below {NOFILE}"
+    );
+}
+
+#[test]
+fn the_systemd_unit_grants_descriptors_for_the_connection_cap() {
+    let unit = read("deploy/systemd/amtsbote.service");
+    assert!(
+        unit.lines()
+            .any(|l| l.trim() == format!("LimitNOFILE={NOFILE}")),
+        "LimitNOFILE={NOFILE} in the [Service] section"
+    );
+}
+
+#[test]
+fn the_compose_brokers_get_descriptors_and_set_listener_limits() {
+    let compose = yaml("deploy/compose/docker-compose.yml");
+    let services = compose["services"].as_mapping().expect("services");
+    let brokers: Vec<_> = services
+        .iter()
+        .filter(|(_, s)| s["command"][0].as_str() == Some("run"))
+        .collect();
+    assert!(!brokers.is_empty(), "broker services in compose");
+    for (name, service) in brokers {
+        for bound in ["soft", "hard"] {
+            assert_eq!(
+                service["ulimits"]["nofile"][bound].as_u64(),
+                Some(NOFILE),
+                "{name:?}: ulimits.nofile.{bound}"
+            );
+        }
+    }
+    let text = read("deploy/compose/amtsbote.toml");
+    for key in [
+        "header_read_timeout",
+        "idle_timeout",
+        "body_read_timeout",
+        "max_connections",
+    ] {
+        assert!(
+            text.contains(&format!("\n{key} = ")),
+            "compose amtsbote.toml sets server.{key}"
+        );
+    }
 }
 
 #[test]

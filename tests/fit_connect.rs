@@ -8,7 +8,7 @@ mod common;
 use amtsbote::sandbox::fachverfahren::Behaviour;
 use amtsbote_fit_connect::callback::{CallbackSecret, CallbackSigner};
 use amtsbote_fit_connect::events::{Event, ProblemType};
-use amtsbote_fit_connect::sender::Fault;
+use amtsbote_fit_connect::sender::{Fault, KidStyle, SendOptions};
 use common::fit_connect::FitConnect;
 use common::*;
 use std::time::{Duration, Instant};
@@ -130,6 +130,37 @@ async fn a_submission_is_verified_delivered_and_accepted() {
     assert_eq!(got.len(), 1);
     assert!(got[0].content_type.starts_with("multipart/form-data"));
     assert!(!b.log().contains("Mustermann"));
+}
+
+/// Senders built on general JOSE libraries name the key by its RFC 7638 thumbprint or not at
+/// all (with zip: DEF, too); such submissions are decrypted, delivered and accepted like any.
+#[tokio::test(flavor = "multi_thread")]
+async fn submissions_naming_the_key_by_thumbprint_or_not_at_all_are_accepted() {
+    let fc = FitConnect::start(None).await;
+    let b = Broker::start(Behaviour::default(), &routes(&fc, "1s")).await;
+    let mut sent = Vec::new();
+    for (kid, compress) in [(KidStyle::Thumbprint, false), (KidStyle::Omitted, true)] {
+        sent.push(
+            fc.submit_with(
+                bauantrag(),
+                "application/xml",
+                vec![("lageplan.pdf", pdf())],
+                SendOptions {
+                    kid,
+                    compress,
+                    ..Default::default()
+                },
+            )
+            .await,
+        );
+    }
+    for s in &sent {
+        let m = message_for(&b, &s.submission_id, 20).await;
+        b.wait_state(m["id"].as_str().unwrap(), "delivered", 20)
+            .await;
+        wait_answered(&fc, &s.submission_id, "accepted", 20).await;
+    }
+    assert_eq!(b.received().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -255,7 +286,7 @@ async fn a_crash_between_intake_and_answer_is_recovered_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn callbacks_wake_the_poller_and_forged_ones_are_refused() {
+async fn callbacks_wake_the_poller_and_forged_or_replayed_ones_are_refused() {
     let port = free_port();
     let fc = FitConnect::start(Some(format!(
         "http://127.0.0.1:{port}/callbacks/fit-connect"
@@ -299,6 +330,23 @@ async fn callbacks_wake_the_poller_and_forged_ones_are_refused() {
             .unwrap();
         assert_eq!(r.status(), 401);
     }
+    // An authentic callback is accepted once; the same request again (a replay within the
+    // 5-minute window) is refused.
+    let genuine = CallbackSigner::new(CallbackSecret::new(
+        fc.setup.callback_secret.as_bytes().to_vec(),
+    ))
+    .sign(body.as_bytes());
+    for expected in [204, 401, 401] {
+        let r = client
+            .post(&url)
+            .header("callback-authentication", genuine.authentication.clone())
+            .header("callback-timestamp", genuine.timestamp.clone())
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected);
+    }
     let metrics = client
         .get(format!("{}/metrics", b.base()))
         .send()
@@ -309,6 +357,10 @@ async fn callbacks_wake_the_poller_and_forged_ones_are_refused() {
         .unwrap();
     assert!(
         metrics.contains(r#"amtsbote_fit_connect_callbacks_total{outcome="not authentic"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"amtsbote_fit_connect_callbacks_total{outcome="replayed"} 2"#),
         "{metrics}"
     );
     assert!(

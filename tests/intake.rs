@@ -129,11 +129,13 @@ async fn authentication_tenants_and_authorisation() {
     assert_eq!(resp.status(), 401, "no token");
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
 
+    // An unknown tenant is answered like a wrong token: tenants cannot be enumerated.
     let (status, body) = b
         .post("nowhere", gewerbe_xml(), "application/xml", None)
         .await;
-    assert_eq!(status, 404, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("nowhere"));
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "urn:amtsbote:problem:unauthorized");
+    assert!(!body["detail"].as_str().unwrap().contains("nowhere"));
 
     // beispielheim's own portal may post for beispielheim only.
     let (status, body) = b
@@ -145,7 +147,7 @@ async fn authentication_tenants_and_authorisation() {
             None,
         )
         .await;
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 401, "{body}");
     let (status, _) = b
         .post_as(
             OTHER_TOKEN,
@@ -179,7 +181,7 @@ async fn authentication_tenants_and_authorisation() {
             Some("t-9"),
         )
         .await;
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 401, "{body}");
     assert!(
         !b.log().contains(TOKEN) && !b.log().contains(OTHER_TOKEN),
         "tokens never logged"
@@ -248,4 +250,293 @@ async fn health_readiness_and_metrics() {
     ] {
         assert!(metrics.contains(line), "{line} missing:\n{metrics}");
     }
+}
+
+/// Posts with a raw `Authorization` header value (reqwest sends it exactly as given).
+async fn post_with_authorization(b: &Broker, tenant: &str, authorization: &str) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/tenants/{tenant}/messages", b.base()))
+        .header("Authorization", authorization)
+        .header("Content-Type", "application/xml")
+        .body(gewerbe_xml())
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_scheme_is_matched_case_insensitively() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let (status, body) =
+            post_with_authorization(&b, "cottbus", &format!("{scheme} {TOKEN}")).await;
+        assert_eq!(status, 202, "{scheme}: {body}");
+    }
+    // curl, a client not written here, with the scheme in capitals and two spaces.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["-H", &format!("Authorization: BEARER  {TOKEN}")])
+        .args(["-H", "Content-Type: application/xml"])
+        .arg("--data-binary")
+        .arg(format!(
+            "@{}/examples/messages/xgewerbeanzeige-2.2-gewerbemeldung.xml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg(format!("{}/api/v1/tenants/cottbus/messages", b.base()))
+        .output()
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "202", "curl");
+    // Another scheme with the right token is still no bearer token.
+    let (status, _) = post_with_authorization(&b, "cottbus", &format!("Basic {TOKEN}")).await;
+    assert_eq!(status, 401);
+    assert_eq!(b.list(&[]).len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_tenant_wrong_token_and_no_token_get_byte_identical_answers() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    // The full answer as it went over the wire, minus the `date` header.
+    async fn answer(b: &Broker, tenant: &str, token: Option<&str>) -> (u16, Vec<String>, Vec<u8>) {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/api/v1/tenants/{tenant}/messages", b.base()))
+            .header("Content-Type", "application/xml")
+            .body(gewerbe_xml());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let mut headers: Vec<String> = resp
+            .headers()
+            .iter()
+            .filter(|(k, _)| *k != "date")
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+            .collect();
+        headers.sort();
+        (status, headers, resp.bytes().await.unwrap().to_vec())
+    }
+    let unknown_tenant = answer(&b, "nowhere", Some(TOKEN)).await;
+    let wrong_token = answer(&b, "cottbus", Some("wrong-token")).await;
+    let no_token = answer(&b, "cottbus", None).await;
+    let not_allowed = answer(&b, "cottbus", Some(OTHER_TOKEN)).await;
+    let unknown_both = answer(&b, "nowhere", Some("wrong-token")).await;
+    assert_eq!(unknown_tenant.0, 401);
+    assert!(
+        unknown_tenant
+            .1
+            .contains(&"www-authenticate: Bearer".to_string()),
+        "{:?}",
+        unknown_tenant.1
+    );
+    assert!(
+        unknown_tenant
+            .1
+            .contains(&"content-type: application/problem+json".to_string()),
+        "{:?}",
+        unknown_tenant.1
+    );
+    for (name, other) in [
+        ("wrong token", &wrong_token),
+        ("no token", &no_token),
+        ("source not allowed", &not_allowed),
+        ("unknown tenant and token", &unknown_both),
+    ] {
+        assert_eq!(&unknown_tenant, other, "unknown tenant vs {name}");
+    }
+    assert!(b.list(&[]).is_empty());
+    assert!(b.received().is_empty());
+}
+
+/// The broker restarted with `env` (AMTSBOTE__… overrides of the configuration).
+async fn start_with_env(env: &[(&str, &str)]) -> Broker {
+    let mut b = Broker::start(Behaviour::default(), "").await;
+    b.kill9();
+    b.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    b.spawn().await;
+    b
+}
+
+/// POSTs `body` byte for byte with curl (a client not written here) as the form server.
+/// Returns the status and the answer (JSON when it is JSON).
+fn curl_post(b: &Broker, content_type: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let file = b.dir.path().join(format!("body-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&file, body).unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["-H", &format!("Content-Type: {content_type}")])
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(format!("{}/api/v1/tenants/cottbus/messages", b.base()))
+        .output()
+        .expect("curl runs");
+    std::fs::remove_file(&file).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (answer, status) = text.rsplit_once('\n').expect("curl wrote the status");
+    (
+        status.parse().unwrap_or_else(|_| panic!("curl: {text}")),
+        serde_json::from_str(answer).unwrap_or(serde_json::Value::String(answer.into())),
+    )
+}
+
+/// Asserts a refusal: status, problem type, and that its detail names the rule.
+fn assert_problem(answer: &(u16, serde_json::Value), status: u16, kind: &str, rule: &str) {
+    let (got, problem) = answer;
+    assert_eq!(*got, status, "{problem}");
+    assert_eq!(
+        problem["type"],
+        format!("urn:amtsbote:problem:{kind}"),
+        "{problem}"
+    );
+    assert_eq!(problem["status"], status, "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains(rule), "the rule in {detail:?}");
+    assert!(!detail.contains("Mustermann"), "no content in {detail:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_with_invalid_utf8_is_refused() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    let body = b"{\"name\": \"Erika \xff\xfe Mustermann\"}";
+    let answer = curl_post(&b, "application/json", body);
+    assert_problem(&answer, 400, "invalid-utf8", "not valid UTF-8 at byte 16");
+    // A UTF-8-encoded surrogate (CESU-8) is not UTF-8 either.
+    let answer = curl_post(&b, "application/json", b"[\"\xed\xa0\x80\"]");
+    assert_problem(&answer, 400, "invalid-utf8", "line 1, column 3");
+    assert_nothing_stored(&b).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xml_declared_utf8_with_invalid_bytes_is_refused() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    let mut body = gewerbe_xml();
+    let at = body.windows(7).position(|w| w == b"<?xml v").unwrap();
+    assert_eq!(at, 0, "the fixture starts with its declaration");
+    // An invalid byte in a comment after the root element, where no header is sniffed.
+    body.extend_from_slice(b"<!-- \xff -->");
+    let answer = curl_post(&b, "application/xml", &body);
+    assert_problem(
+        &answer,
+        400,
+        "invalid-utf8",
+        "XML document is not valid UTF-8",
+    );
+    let answer = curl_post(&b, "application/xml", b"<a b=\"Erika \xc3\"/>");
+    assert_problem(&answer, 400, "invalid-utf8", "line 1, column 13");
+    assert_nothing_stored(&b).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_with_a_lone_surrogate_is_refused() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    for body in [
+        br#"{"name": "\ud800"}"#.as_slice(),
+        br#"{"name": "\udc00 Mustermann"}"#,
+        br#"{"\ud83d": "a high surrogate without its low half, in a key"}"#,
+    ] {
+        let answer = curl_post(&b, "application/json", body);
+        assert_problem(&answer, 400, "lone-surrogate", "lone UTF-16 surrogate");
+    }
+    assert_nothing_stored(&b).await;
+    // A proper pair is one character, and fine.
+    let (status, body) = curl_post(&b, "application/json", br#"{"name": "\ud83d\ude00"}"#);
+    assert_eq!(status, 202, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_nested_deeper_than_the_limit_is_refused() {
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
+    let b = Broker::start(Behaviour::default(), "").await;
+    // The default limit is 64; deeper than serde_json's own 128 as well.
+    for depth in [65, 129, 100_000] {
+        let answer = curl_post(&b, "application/json", &nested(depth));
+        assert_problem(&answer, 400, "too-deep", "nested deeper than 64 levels");
+    }
+    assert_nothing_stored(&b).await;
+    let (status, body) = curl_post(&b, "application/json", &nested(64));
+    assert_eq!(status, 202, "{body}");
+    drop(b);
+
+    // The limit is a setting.
+    let b = start_with_env(&[("AMTSBOTE__INTAKE__MAX_JSON_DEPTH", "3")]).await;
+    let answer = curl_post(&b, "application/json", br#"{"a": {"b": {"c": []}}}"#);
+    assert_problem(&answer, 400, "too-deep", "nested deeper than 3 levels");
+    assert_nothing_stored(&b).await;
+    let (status, body) = curl_post(&b, "application/json", br#"{"a": {"b": {"c": 1}}}"#);
+    assert_eq!(status, 202, "{body}");
+}
+
+/// A multipart body by hand: the attachments, then the document.
+fn multipart_body(attachments: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, attachment) in attachments.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"a{i}.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(attachment);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"document\"\r\nContent-Type: application/xml\r\n\r\n",
+    );
+    body.extend_from_slice(&gewerbe_xml());
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_with_more_parts_than_the_limit_is_refused_and_leaves_no_files() {
+    let b = Broker::start(Behaviour::default(), "").await;
+    let ct = "multipart/form-data; boundary=XyZ";
+    for attachments in [10_000, 100] {
+        let answer = curl_post(&b, ct, &multipart_body(&vec![b"x".to_vec(); attachments]));
+        assert_problem(
+            &answer,
+            413,
+            "too-many-parts",
+            "more than 100 multipart parts",
+        );
+        assert_nothing_stored(&b).await;
+    }
+    // 99 attachments and the document: at the limit, accepted.
+    let (status, body) = curl_post(&b, ct, &multipart_body(&vec![b"x".to_vec(); 99]));
+    assert_eq!(status, 202, "{body}");
+    let m = b.show(body["id"].as_str().unwrap());
+    assert_eq!(m["parts"].as_array().map(Vec::len), Some(100), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attachment_over_the_part_limit_is_refused_and_removed() {
+    let b = start_with_env(&[("AMTSBOTE__INTAKE__MAX_PART_BYTES", "100000")]).await;
+    let ct = "multipart/form-data; boundary=XyZ";
+    // Two attachments within the limit are stored before the third crosses it.
+    let answer = curl_post(
+        &b,
+        ct,
+        &multipart_body(&[
+            vec![b'a'; 100_000],
+            vec![b'a'; 100_000],
+            vec![b'b'; 100_001],
+        ]),
+    );
+    assert_problem(
+        &answer,
+        413,
+        "part-too-large",
+        "limit of 100000 bytes per attachment",
+    );
+    assert_nothing_stored(&b).await;
+    let (status, body) = curl_post(
+        &b,
+        ct,
+        &multipart_body(&[vec![b'a'; 100_000], vec![b'a'; 100_000]]),
+    );
+    assert_eq!(status, 202, "{body}");
 }

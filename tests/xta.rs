@@ -107,18 +107,18 @@ async fn messages_are_fetched_routed_delivered_and_closed_mtom_and_inline() {
             parts,
             [
                 (
-                    "(document)".into(),
-                    "application/xml".into(),
-                    gewerbe_xml().len() as u64
-                ),
-                (
                     "anlage.pdf".into(),
                     "application/pdf".into(),
                     pdf().len() as u64
                 ),
                 ("notiz.txt".into(), "text/plain".into(), 5),
+                (
+                    "xgewerbeanzeige.xml".into(),
+                    "application/xml".into(),
+                    gewerbe_xml().len() as u64
+                ),
             ],
-            "content as document, further parts as attachments, byte for byte"
+            "content as document under its own file name, further parts as attachments, byte for byte"
         );
         let entry = x.entry(COTTBUS, id);
         assert!(entry.closed);
@@ -537,9 +537,25 @@ async fn content_intake_cannot_take_is_kept_as_rejected_and_closed() {
     let m = b
         .wait_state(m["id"].as_str().unwrap(), "rejected", 10)
         .await;
+    let reason = m["last_reason"].as_str().unwrap();
     assert!(
-        m["last_reason"].as_str().unwrap().contains(&id),
+        reason.contains(&id),
         "the reason names the XTA MessageID: {m:#}"
+    );
+    assert!(
+        reason.contains("No report was sent to the author ags:09162000"),
+        "the reason says what the sender got and whom to tell: {m:#}"
+    );
+    // The log says exactly what was done, and claims no report.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.log().contains("no report was sent to the author") {
+        assert!(Instant::now() < deadline, "rejection logged:\n{}", b.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = b.log();
+    assert!(
+        !log.contains("the sender is told"),
+        "no false claim:\n{log}"
     );
     assert_eq!(m["parts"][0]["size"], zip.len(), "kept as evidence");
     assert_eq!(
@@ -548,4 +564,87 @@ async fn content_intake_cannot_take_is_kept_as_rejected_and_closed() {
         "not fetched every round"
     );
     assert!(b.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_main_content_is_delivered_under_its_own_file_name_made_safe() {
+    use amtsbote_xta::{Content, ContentContainer};
+    let x = Xta::start(&[("cottbus", COTTBUS)]).await;
+    let extra = x.source("cottbus", "xta-postfach", "cottbus", COTTBUS, "");
+    let b = Broker::start(Behaviour::default(), &extra).await;
+    let xml = xdomea_xml();
+    // (file name the sender gave, what the ledger and manifest keep, the file in the folder)
+    let cases = [
+        (
+            Some("Aussonderung 0503.xml"),
+            Some("Aussonderung 0503.xml"),
+            "Aussonderung_0503.xml",
+        ),
+        (
+            Some("../../../etc/Aussonderung.xml"),
+            Some("Aussonderung.xml"),
+            "Aussonderung.xml",
+        ),
+        (Some("manifest.json"), Some("manifest.json"), "document.xml"),
+        (Some(".."), None, "document.xml"),
+        (None, None, "document.xml"),
+    ];
+    for (given, kept, file) in cases {
+        let (metadata, _) =
+            amtsbote::sandbox::xta::sample_message(&xml, "ags:09162000", COTTBUS, Vec::new())
+                .unwrap();
+        let transport_id = metadata.message_id.clone();
+        let mut content = Content::new(xml.clone(), "application/xml");
+        content.filename = given.map(str::to_string);
+        x.control()
+            .deliver(metadata, ContentContainer::new(content))
+            .unwrap();
+        x.wait_closed(COTTBUS, &transport_id, 30).await;
+        let m = message_for(&b, &transport_id, 10).await;
+        let id = m["id"].as_str().unwrap().to_string();
+        let m = b.wait_state(&id, "delivered", 20).await;
+        assert_eq!(m["parts"][0]["filename"].as_str(), kept, "{given:?}: {m:#}");
+        let folder = b.dir.path().join("drop").join(&id);
+        assert_eq!(
+            std::fs::read(folder.join(file)).unwrap(),
+            xml,
+            "{given:?}: the document is {file}"
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["message_id"], id.as_str(), "the manifest is ours");
+        assert_eq!(manifest["files"][0]["path"], file);
+        assert_eq!(manifest["files"][0]["filename"].as_str(), kept);
+    }
+    // Nothing was written outside the message folders.
+    assert!(!b.dir.path().join("etc").exists());
+    assert!(
+        !b.log().contains("Aussonderung"),
+        "no file names in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_broker_reads_a_mailbox_on_the_wsdl_named_port_paths() {
+    use amtsbote_xta::sandbox::PortPaths;
+    // A server that answers only on `/services/XTAService/…`, as JAX-WS/CXF servers publish it.
+    let x = Xta::start_with(&[("cottbus", COTTBUS)], |c| {
+        c.paths = PortPaths::xta_service();
+        c.also_paths = Vec::new();
+    })
+    .await;
+    let extra = x.source(
+        "cottbus",
+        "xta-postfach",
+        "cottbus",
+        COTTBUS,
+        "msg_box_url = \"/services/XTAService/MsgBoxPort\"\nmanagement_url = \"/services/XTAService/ManagementPort\"",
+    );
+    let b = Broker::start(Behaviour::default(), &extra).await;
+    let id = x.deliver(&xdomea_xml(), COTTBUS, Vec::new());
+    x.wait_closed(COTTBUS, &id, 30).await;
+    let m = message_for(&b, &id, 10).await;
+    b.wait_state(m["id"].as_str().unwrap(), "delivered", 20)
+        .await;
+    assert!(b.log().contains("XTA account active"));
 }

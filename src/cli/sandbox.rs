@@ -56,6 +56,17 @@ pub enum Command {
         /// XÖV documents put into the first mailbox at start (repeatable).
         #[arg(long)]
         seed: Vec<PathBuf>,
+        /// Path of the ManagementPort, e.g. `/xta/management` (as your XTA provider's).
+        /// The Governikus (`/MB_XTA-WS/XTA210managementPort.svc`) and WSDL-named
+        /// (`/services/XTAService/ManagementPort`) paths are always answered too.
+        #[arg(long)]
+        management_path: Option<String>,
+        /// Path of the SendPort (default layouts answered too, see --management-path).
+        #[arg(long)]
+        send_path: Option<String>,
+        /// Path of the MsgBoxPort (default layouts answered too, see --management-path).
+        #[arg(long)]
+        msg_box_path: Option<String>,
     },
     /// Send an XÖV message to a mailbox of a running XTA sandbox, as an author's Fachverfahren
     /// does (createMessageId, sendMessage, as account `sender`, over mutual TLS).
@@ -128,13 +139,26 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             certs,
             account,
             seed,
+            management_path,
+            send_path,
+            msg_box_path,
         } => {
             let accounts = if account.is_empty() {
                 vec!["demo=ags:12052000".to_string()]
             } else {
                 account
             };
-            let setup = xta::Setup::load_or_create(&certs, &accounts)?;
+            let mut setup = xta::Setup::load_or_create(&certs, &accounts)?;
+            if management_path.is_some() || send_path.is_some() || msg_box_path.is_some() {
+                let config = &mut setup.local.config;
+                let defaults = config.paths.clone();
+                config.paths = amtsbote_xta::sandbox::PortPaths {
+                    management: management_path.unwrap_or(defaults.management.clone()),
+                    send: send_path.unwrap_or(defaults.send.clone()),
+                    msg_box: msg_box_path.unwrap_or(defaults.msg_box.clone()),
+                };
+                config.also_paths.insert(0, defaults);
+            }
             let running = setup.start(listen).await?;
             let first = setup.accounts[0].identifiers[0].value.clone();
             for file in &seed {
@@ -146,6 +170,9 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             println!("XTA 2 sandbox server (XTA-Webservice v3/v4, mutual TLS)");
             println!("  endpoint        {}", running.base_url);
+            println!("  ManagementPort  {}", running.endpoints.management);
+            println!("  SendXtaPort     {}", running.endpoints.send);
+            println!("  MsgBoxPort      {}", running.endpoints.msg_box);
             println!("  CA certificate  {}", setup.local.ca_pem.display());
             println!(
                 "  password        in {}/{}",

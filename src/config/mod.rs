@@ -100,20 +100,96 @@ pub struct SchemaPackConfig {
     pub catalog: Option<PathBuf>,
 }
 
+/// The HTTP listener and what it tolerates from clients (see `amtsbote_listener::Limits`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address of the HTTP listener (intake, health, metrics).
     pub listen: SocketAddr,
+    /// Time a client has for a complete request head (request line and headers), counted from
+    /// the connection's start or, on a kept-alive connection, from the previous answer.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection on which no byte moves for this long, while the broker is not working on
+    /// one of its requests, is closed (idle keep-alive, clients that stop reading).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Time a request body may take beyond what `body_min_rate` earns it; a slower body is
+    /// answered 408 and nothing of it is accepted.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Bytes per second: every `body_min_rate` bytes received extend the body's deadline by
+    /// one second, so large documents on ordinary links are not cut off (0: no extension).
+    pub body_min_rate: u64,
+    /// Connections served at once; further ones wait in the listen backlog until one ends.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        let limits = amtsbote_listener::Limits::default();
         ServerConfig {
             listen: "127.0.0.1:8470".parse().expect("valid default address"),
+            header_read_timeout: limits.header_read_timeout,
+            idle_timeout: limits.idle_timeout,
+            body_read_timeout: limits.body_read_timeout,
+            body_min_rate: limits.body_min_rate,
+            max_connections: limits.max_connections,
         }
     }
 }
+
+impl ServerConfig {
+    /// The listener's limits.
+    pub fn limits(&self) -> amtsbote_listener::Limits {
+        amtsbote_listener::Limits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            body_read_timeout: self.body_read_timeout,
+            body_min_rate: self.body_min_rate,
+            max_connections: self.max_connections,
+            ..Default::default()
+        }
+    }
+
+    /// What `amtsbote check` and the start refuse: limits that would disable a protection or
+    /// cannot be served.
+    pub fn errors(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for (key, value) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+        ] {
+            if value.is_zero() {
+                errors.push(ConfigError::new(
+                    None,
+                    Some(format!("server.{key}")),
+                    "must be longer than 0 s (e.g. \"10s\"); a zero timeout would close every connection",
+                ));
+            } else if value > MAX_SERVER_TIMEOUT {
+                errors.push(ConfigError::new(
+                    None,
+                    Some(format!("server.{key}")),
+                    "must be at most 1 h; longer lets idle or slow clients hold connections for good",
+                ));
+            }
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            errors.push(ConfigError::new(
+                None,
+                Some("server.max_connections".into()),
+                format!("must be between 1 and {MAX_CONNECTIONS}; each connection holds a file descriptor"),
+            ));
+        }
+        errors
+    }
+}
+
+/// Upper bound of the listener timeouts.
+const MAX_SERVER_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Upper bound of `server.max_connections` (well above any descriptor limit one grants).
+const MAX_CONNECTIONS: usize = 1_000_000;
 
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -178,13 +254,27 @@ pub struct IntakeConfig {
     pub max_message_bytes: u64,
     /// Largest main document (XML/JSON), in bytes; it is parsed in memory.
     pub max_document_bytes: u64,
+    /// Largest single attachment, in bytes (any transport). Larger: 413.
+    pub max_part_bytes: u64,
+    /// Most parts of a multipart request (the document and its attachments). More: 413.
+    pub max_parts: usize,
+    /// Deepest nesting of arrays and objects in a JSON document. Deeper: 400. At most 128,
+    /// the JSON parser's own bound.
+    pub max_json_depth: usize,
 }
+
+/// The JSON parser (serde_json) refuses deeper documents by itself; a higher setting would
+/// not be honoured.
+pub const MAX_JSON_DEPTH_BOUND: usize = 128;
 
 impl Default for IntakeConfig {
     fn default() -> Self {
         IntakeConfig {
             max_message_bytes: 256 * 1024 * 1024,
             max_document_bytes: 32 * 1024 * 1024,
+            max_part_bytes: 64 * 1024 * 1024,
+            max_parts: 100,
+            max_json_depth: 64,
         }
     }
 }
@@ -310,10 +400,12 @@ pub struct XtaSource {
     /// at the Governikus MultiMessenger paths (`/MB_XTA-WS/XTA210msgBoxPort.svc`, …) unless
     /// the `*_url` keys name them.
     pub endpoint: String,
-    /// Full URL of the MsgBoxPort, if the provider's path differs from the default.
+    /// URL of the MsgBoxPort, if the provider's path differs from the default: a full URL, or
+    /// a path (`/services/XTAService/MsgBoxPort`) on the endpoint's host.
     #[serde(default)]
     pub msg_box_url: Option<String>,
-    /// Full URL of the ManagementPort, if the provider's path differs from the default.
+    /// URL of the ManagementPort, if the provider's path differs from the default: a full URL,
+    /// or a path (`/services/XTAService/ManagementPort`) on the endpoint's host.
     #[serde(default)]
     pub management_url: Option<String>,
     /// The account's client certificate: a PKCS#12 file (`.p12`/`.pfx`) as the XTA provider

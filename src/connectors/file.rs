@@ -1,7 +1,8 @@
 //! The file connector: a drop folder for Fachverfahren that import files.
 //!
-//! Each message becomes one folder `<directory>/<message id>/` holding the document
-//! (`document.xml` or `document.json`), its attachments under `attachments/`, and
+//! Each message becomes one folder `<directory>/<message id>/` holding the document (under
+//! the sender's file name where the transport carries one, e.g. XTA `Message/@filename`,
+//! narrowed to a safe name; otherwise `document.xml` or `document.json`), its attachments under `attachments/`, and
 //! `manifest.json` describing them (ids, standard, hashes, sizes). The folder is written under
 //! a temporary name (starting with `.`, which importers should ignore), made durable, renamed
 //! into place and the rename made durable, so an importer never sees a half-written message,
@@ -94,11 +95,22 @@ fn safe_name(name: &str) -> String {
     }
 }
 
-fn document_name(content_type: &str) -> &'static str {
-    if content_type.contains("json") {
-        "document.json"
-    } else {
-        "document.xml"
+/// Names the folder uses itself; a document may not take them.
+const RESERVED: [&str; 4] = ["manifest.json", "mapped.xml", "mapped.json", "attachments"];
+
+/// Where the main document goes in the folder: the sender's file name made safe, unless
+/// nothing of it survives or it would take a name the folder needs (compared ignoring case,
+/// for case-insensitive file systems); then `document.xml` / `document.json`.
+fn document_name(part: &crate::message::Part) -> String {
+    let own = part.filename.as_deref().and_then(|f| {
+        let name = safe_name(f);
+        let usable = name != "file" && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&name));
+        usable.then_some(name)
+    });
+    match own {
+        Some(name) => name,
+        None if part.content_type.contains("json") => "document.json".into(),
+        None => "document.xml".into(),
     }
 }
 
@@ -168,7 +180,7 @@ impl Connector for FileConnector {
         let mut files = Vec::new();
         for (i, part) in env.parts.iter().enumerate() {
             let rel = if part.name == crate::message::PAYLOAD_PART {
-                document_name(&part.content_type).to_string()
+                document_name(part)
             } else {
                 let name = part.filename.as_deref().unwrap_or(&part.name);
                 format!("attachments/{i:03}-{}", safe_name(name))
@@ -268,5 +280,32 @@ mod tests {
         assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
         assert_eq!(safe_name("..."), "file");
         assert_eq!(safe_name(&"a".repeat(300)).len(), 100);
+    }
+
+    #[test]
+    fn the_document_keeps_its_name_unless_it_is_unusable() {
+        let part = |filename: Option<&str>, content_type: &str| crate::message::Part {
+            name: crate::message::PAYLOAD_PART.into(),
+            content_type: content_type.into(),
+            filename: filename.map(str::to_string),
+            size: 1,
+            sha256: String::new(),
+        };
+        let name = |f: Option<&str>| document_name(&part(f, "application/xml"));
+        assert_eq!(name(Some("Bauantrag 2026.xml")), "Bauantrag_2026.xml");
+        assert_eq!(name(None), "document.xml");
+        assert_eq!(
+            document_name(&part(None, "application/json")),
+            "document.json"
+        );
+        for taken in [
+            "manifest.json",
+            "MANIFEST.JSON",
+            "mapped.xml",
+            "attachments",
+            "...",
+        ] {
+            assert_eq!(name(Some(taken)), "document.xml", "{taken}");
+        }
     }
 }

@@ -149,6 +149,11 @@ impl Connector for HttpConnector {
             let document = reqwest::multipart::Part::stream_with_length(body, size)
                 .mime_str(&content_type)
                 .map_err(|e| DeliveryError::permanent(format!("document content type: {e}")))?;
+            // The sender's file name of the original (not of a mapping's output).
+            let document = match (&doc.filename, parts.mapped) {
+                (Some(name), None) => document.file_name(name.clone()),
+                _ => document,
+            };
             form = form.part("document", document);
             for a in attachments {
                 let stream = parts.stream(a).await?.map_err(std::io::Error::other);

@@ -24,7 +24,7 @@ use crate::intake::{Draft, Intake, Origin};
 use crate::ledger::Ledger;
 use crate::message::{MessageId, State};
 use crate::secrets;
-use amtsbote_fit_connect::callback::{CallbackSecret, CallbackVerifier};
+use amtsbote_fit_connect::callback::{CallbackError, CallbackSecret, CallbackVerifier};
 use amtsbote_fit_connect::client::{
     ClientConfig, ClientCredentials, ClientError, SubmissionClient,
 };
@@ -59,6 +59,14 @@ fn leika(identifier: &str) -> String {
 /// aborts after intake made a submission durable and before the sender is answered.
 const FAILPOINT_BEFORE_ANSWER: &str = "fit-connect-before-answer";
 
+/// Why a callback was refused: the `outcome` label of `amtsbote_fit_connect_callbacks_total`
+/// and a reason for the log (never the body or the MAC).
+#[derive(Debug)]
+pub struct CallbackRefused {
+    pub outcome: &'static str,
+    pub reason: String,
+}
+
 /// One configured destination, ready to run.
 pub struct Destination {
     /// The source id (configuration key) this destination is.
@@ -88,18 +96,28 @@ impl std::fmt::Debug for Destination {
 }
 
 impl Destination {
-    /// Verifies a callback for this destination (HMAC over the raw body, 5-minute window).
+    /// Verifies a callback for this destination (HMAC over the raw body, 5-minute window, each
+    /// callback once). A refusal says which metric outcome it counts as and why.
     pub fn verify_callback(
         &self,
         authentication: Option<&str>,
         timestamp: Option<&str>,
         body: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), CallbackRefused> {
         match &self.callback {
-            None => Err("no callback secret configured for this destination".into()),
+            None => Err(CallbackRefused {
+                outcome: "not authentic",
+                reason: "no callback secret configured for this destination".into(),
+            }),
             Some(v) => v
                 .verify(authentication, timestamp, body)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| CallbackRefused {
+                    outcome: match e {
+                        CallbackError::Replayed => "replayed",
+                        _ => "not authentic",
+                    },
+                    reason: e.to_string(),
+                }),
         }
     }
 
@@ -550,8 +568,10 @@ impl Adapter {
                 }
                 Ok(Some(accepted.id))
             }
-            Err(e @ crate::intake::IntakeError::Malformed { .. })
-            | Err(e @ crate::intake::IntakeError::Unsupported(_)) => {
+            Err(e)
+                if e.is_document_fault()
+                    || matches!(e, crate::intake::IntakeError::Unsupported(_)) =>
+            {
                 let problem = Problem::new(
                     ProblemType::SyntaxViolation,
                     ProblemInstance::Data,

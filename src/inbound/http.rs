@@ -11,12 +11,20 @@
 //! Answers: 202 with the message id once the message is durable; 200 for a repeated transport
 //! id; 422 when the document violates its XSD schema (the message is kept as `rejected`, the
 //! problem document lists every violation with line, column and path); errors as RFC 7807
-//! problem documents — 400 malformed (with the parser's reason), 401
-//! no/unknown token, 403 source not allowed for this tenant, 404 unknown tenant, 413 too large,
-//! 415 neither XML nor JSON, 503 storage trouble (nothing kept; send again).
+//! problem documents — 400 malformed (with the parser's reason), 401 for every authentication
+//! failure (no token, unknown token, a source not allowed for this tenant, or an unknown
+//! tenant: one status and byte-identical body for all, so tenants cannot be enumerated), 413
+//! too large (also: more than `intake.max_parts` multipart parts, an attachment over
+//! `intake.max_part_bytes`), 415 neither XML nor JSON, 503 storage trouble (nothing kept; send
+//! again). A document that is not UTF-8, a JSON string with a lone surrogate escape and JSON
+//! nested deeper than `intake.max_json_depth` are 400s of their own type, naming the rule.
+//!
+//! The `Authorization` scheme is matched case-insensitively (RFC 7235); spaces between scheme
+//! and token are tolerated. Tokens are compared in constant time against every source's token
+//! hash, whether or not the tenant exists.
 
 use crate::config::{Config, ConfigError, SourceConfig};
-use crate::intake::{Accepted, Draft, Intake, IntakeError, Origin};
+use crate::intake::{Accepted, DocumentLimits, Draft, Intake, IntakeError, Origin};
 use crate::secrets;
 use crate::telemetry::events::IntakeRefused;
 use axum::Json;
@@ -28,8 +36,9 @@ use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 /// Which tenants a source may post for.
 #[derive(Debug, Clone)]
@@ -44,11 +53,47 @@ struct Source {
     scope: Scope,
 }
 
-/// The HTTP sources, looked up by the SHA-256 of their token (so the table holds no tokens).
+/// The HTTP sources with the SHA-256 of their token (so the table holds no tokens).
 #[derive(Debug, Clone, Default)]
 pub struct HttpSources {
-    by_token: HashMap<[u8; 32], Source>,
+    by_token: Vec<([u8; 32], Source)>,
 }
+
+/// Why a request was not authenticated: for the log only; the answer is the same for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthFailure {
+    NoToken,
+    UnknownToken,
+    UnknownTenant,
+    NotAllowed,
+}
+
+impl AuthFailure {
+    fn describe(self) -> &'static str {
+        match self {
+            AuthFailure::NoToken => "no `Authorization: Bearer` token",
+            AuthFailure::UnknownToken => "unknown token",
+            AuthFailure::UnknownTenant => "unknown tenant",
+            AuthFailure::NotAllowed => "source may not post for this tenant",
+        }
+    }
+}
+
+/// The token of an `Authorization` header with the `Bearer` scheme in any casing, with any
+/// number of spaces (or tabs) between scheme and token.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim_matches([' ', '\t']);
+    (!token.is_empty()).then_some(token)
+}
+
+/// Stands in for a missing token, so a request without one costs the same work.
+const DUMMY_TOKEN: &str = "amtsbote-no-token-presented";
 
 fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -107,20 +152,20 @@ impl HttpSources {
             match secrets::read(token) {
                 Ok(secret) => {
                     let h = token_hash(secret.expose());
-                    if out.by_token.contains_key(&h) {
+                    if out.by_token.iter().any(|(known, _)| *known == h) {
                         errors.push(ConfigError::new(
                             None,
                             Some(format!("{key}.token")),
                             "two sources share the same token; each source needs its own",
                         ));
                     }
-                    out.by_token.insert(
+                    out.by_token.push((
                         h,
                         Source {
                             id: id.clone(),
                             scope,
                         },
-                    );
+                    ));
                 }
                 Err(reason) => {
                     errors.push(ConfigError::new(None, Some(format!("{key}.token")), reason))
@@ -134,12 +179,39 @@ impl HttpSources {
         }
     }
 
-    fn authenticate(&self, headers: &HeaderMap) -> Option<&Source> {
-        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))?;
-        self.by_token.get(&token_hash(token.trim()))
+    /// The source whose token was presented, if it may post for `tenant` and the tenant is
+    /// `known`. The presented token's hash is compared in constant time with every source's,
+    /// whatever the tenant, and a missing token is replaced by a dummy, so the work done does
+    /// not tell which tenants exist or which tokens are close.
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        tenant: &str,
+        known: bool,
+    ) -> Result<&Source, (AuthFailure, Option<&Source>)> {
+        let presented = bearer_token(headers);
+        let h = token_hash(presented.unwrap_or(DUMMY_TOKEN));
+        // Index + 1 of the matching source; 0 for none.
+        let mut found: u64 = 0;
+        for (i, (known_hash, _)) in self.by_token.iter().enumerate() {
+            found.conditional_assign(&(i as u64 + 1), known_hash.ct_eq(&h));
+        }
+        let source = match (presented, found) {
+            (None, _) => return Err((AuthFailure::NoToken, None)),
+            (Some(_), 0) => return Err((AuthFailure::UnknownToken, None)),
+            (Some(_), i) => &self.by_token[(i - 1) as usize].1,
+        };
+        if !known {
+            return Err((AuthFailure::UnknownTenant, Some(source)));
+        }
+        let allowed = match &source.scope {
+            Scope::All => true,
+            Scope::Only(ts) => ts.contains(tenant),
+        };
+        if !allowed {
+            return Err((AuthFailure::NotAllowed, Some(source)));
+        }
+        Ok(source)
     }
 }
 
@@ -191,14 +263,75 @@ fn refuse(
     problem(status, kind, title, detail)
 }
 
+/// At most this much of the (client-chosen) tenant name goes into a log line.
+const LOGGED_TENANT_CHARS: usize = 64;
+
+/// The tenant name from the path, shortened for the log.
+fn tenant_for_log(tenant: &str) -> String {
+    if tenant.chars().count() <= LOGGED_TENANT_CHARS {
+        tenant.to_string()
+    } else {
+        let short: String = tenant.chars().take(LOGGED_TENANT_CHARS).collect();
+        format!("{short}… ({} bytes)", tenant.len())
+    }
+}
+
+/// The one answer to every authentication failure (no token, unknown token, unknown tenant,
+/// source not allowed for the tenant): the same status and the same bytes, so that neither
+/// tenants nor tokens can be probed. The log says which it was, never echoing the token.
+fn unauthorized(tenant: &str, source: Option<&Source>, why: AuthFailure) -> Response {
+    let tenant = tenant_for_log(tenant);
+    let source = source.map_or("-", |s| s.id.as_str());
+    IntakeRefused {
+        tenant: &tenant,
+        source,
+        status: StatusCode::UNAUTHORIZED.as_u16(),
+        kind: "unauthorized",
+        detail: why.describe(),
+    }
+    .emit();
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Unauthorized",
+        "send `Authorization: Bearer <token>` with the token of a source allowed to post for this tenant",
+    )
+}
+
 fn refuse_intake(tenant: &str, source: &str, e: &IntakeError) -> Response {
     let (status, kind, title) = match e {
         IntakeError::UnknownTenant(_) => {
-            (StatusCode::NOT_FOUND, "unknown-tenant", "Unknown tenant")
+            // Answered exactly like any other authentication failure (see [`unauthorized`]).
+            return unauthorized(tenant, None, AuthFailure::UnknownTenant);
         }
         IntakeError::Malformed { .. } => {
             (StatusCode::BAD_REQUEST, "malformed", "Malformed document")
         }
+        IntakeError::InvalidUtf8 { .. } => (
+            StatusCode::BAD_REQUEST,
+            "invalid-utf8",
+            "Document is not UTF-8",
+        ),
+        IntakeError::LoneSurrogate { .. } => (
+            StatusCode::BAD_REQUEST,
+            "lone-surrogate",
+            "Lone surrogate in a JSON string",
+        ),
+        IntakeError::TooDeep { .. } => (
+            StatusCode::BAD_REQUEST,
+            "too-deep",
+            "JSON document nested too deep",
+        ),
+        IntakeError::TooManyParts { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-parts",
+            "Too many multipart parts",
+        ),
+        IntakeError::PartTooLarge { .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "part-too-large",
+            "Attachment too large",
+        ),
         IntakeError::MissingDocument => {
             (StatusCode::BAD_REQUEST, "missing-document", "No document")
         }
@@ -335,25 +468,33 @@ where
     Ok(buf.freeze())
 }
 
-/// Fills a draft from a multipart body.
+/// Fills a draft from a multipart body: at most `limits.max_parts` parts, counted before a
+/// part is read, so that a request with thousands of parts stores at most that many.
 async fn read_multipart(
     draft: &mut Draft,
     multipart: &mut Multipart,
-    max_document: u64,
+    limits: &DocumentLimits,
 ) -> Result<(), IntakeError> {
     let mut document = false;
+    let mut parts = 0usize;
     while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| IntakeError::Incomplete(e.body_text()))?
     {
+        parts += 1;
+        if parts > limits.max_parts {
+            return Err(IntakeError::TooManyParts {
+                limit: limits.max_parts,
+            });
+        }
         let name = field.name().unwrap_or("").to_string();
         let content_type = field.content_type().map(str::to_string);
         match name.as_str() {
             "document" if !document => {
                 document = true;
                 let mut field = field;
-                let body = read_limited(&mut field, max_document).await?;
+                let body = read_limited(&mut field, limits.max_document_bytes).await?;
                 draft.set_document(content_type, body)?;
             }
             "document" => {
@@ -388,21 +529,15 @@ pub async fn post_message(
     request: Request<Body>,
 ) -> Response {
     let headers = request.headers().clone();
-    let Some(source) = state.sources.authenticate(&headers).cloned() else {
-        return refuse(
-            &tenant,
-            "-",
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            "send `Authorization: Bearer <token>` with a source's token",
-        );
+    // Authentication (token, tenant, the source's scope) before anything else: a source must
+    // not learn about another tenant, not even whether it exists or through a repeated
+    // transport id.
+    let known = state.intake.serves(&tenant);
+    let source = match state.sources.authenticate(&headers, &tenant, known) {
+        Ok(source) => source.clone(),
+        Err((why, source)) => return unauthorized(&tenant, source, why),
     };
     let limits = state.intake.limits().clone();
-    let allowed = match &source.scope {
-        Scope::All => true,
-        Scope::Only(ts) => ts.contains(&tenant),
-    };
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -430,22 +565,6 @@ pub async fn post_message(
         service_key,
         destination: None,
     };
-    // 404 before 403, and both before anything else: a source must not learn about another
-    // tenant's messages, not even through a repeated transport id.
-    if !state.intake.serves(&tenant) {
-        let e = IntakeError::UnknownTenant(tenant.clone());
-        return refuse_intake(&tenant, &source.id, &e);
-    }
-    if !allowed {
-        return refuse(
-            &tenant,
-            &source.id,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Forbidden",
-            &format!("source `{}` may not post for tenant `{tenant}`", source.id),
-        );
-    }
     let draft = match state.intake.open(origin).await {
         Ok(Ok(draft)) => draft,
         Ok(Err(dup)) => return accepted(&dup),
@@ -471,7 +590,7 @@ pub async fn post_message(
     let filled = if is_multipart {
         match Multipart::from_request(request, &()).await {
             Ok(mut mp) => {
-                let filled = read_multipart(&mut draft, &mut mp, limits.max_document_bytes).await;
+                let filled = read_multipart(&mut draft, &mut mp, &limits).await;
                 if filled.is_err() {
                     drain_multipart(&mut mp).await;
                 }

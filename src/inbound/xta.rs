@@ -21,16 +21,22 @@
 //! timeouts and storage trouble are retried with exponential backoff; anything else concerns
 //! one message, which is left at the server and tried again next round. Other accounts are
 //! never affected. Logs name ids, codes and sizes, never content, subjects or file names.
+//!
+//! A message intake refuses (content it cannot take, too large, a schema violation) is kept
+//! as `rejected` and closed all the same: XTA 2 v3/v4 gives a reader no way to refuse a
+//! message (`close` only confirms receipt; transport reports belong to the author), so the
+//! ledger reason and the log line say that no report was sent and whom to tell.
 
 use crate::broker::replica_id;
 use crate::config::{Config, ConfigError, SourceConfig, XtaSource};
-use crate::intake::{Intake, IntakeError, Origin};
+use crate::intake::{Accepted, Intake, IntakeError, Origin};
 use crate::ledger::Ledger;
-use crate::message::{MessageId, XtaMeta};
+use crate::message::{State, XtaMeta};
 use crate::routing::Pattern;
 use crate::secrets;
 use crate::telemetry::events::{
-    XtaAccountActive, XtaAccountRefused, XtaMessageClosed, XtaMessagesLeft, XtaPollFailed,
+    XtaAccountActive, XtaAccountRefused, XtaMessageClosed, XtaMessageRejected, XtaMessagesLeft,
+    XtaPollFailed,
 };
 use amtsbote_xta::client::{ClientConfig, ClientIdentity, Endpoints, TrustAnchors, XtaClient};
 use amtsbote_xta::fault::ErrorCode;
@@ -228,10 +234,10 @@ fn build_one(
     };
     let mut endpoints = Endpoints::from_base(&x.endpoint);
     if let Some(url) = &x.msg_box_url {
-        endpoints.msg_box = url.clone();
+        endpoints.msg_box = port_url(&x.endpoint, url);
     }
     if let Some(url) = &x.management_url {
-        endpoints.management = url.clone();
+        endpoints.management = port_url(&x.endpoint, url);
     }
     let Some(identity) = identity else {
         return Err(errors);
@@ -258,6 +264,24 @@ fn build_one(
             certificate_expires_at,
         }),
         _ => Err(errors),
+    }
+}
+
+/// A port's URL as configured: a full URL as it is, a path (`/services/XTAService/MsgBoxPort`)
+/// under the endpoint's scheme, host and port — providers differ only in the paths, so the
+/// host need not be repeated.
+fn port_url(endpoint: &str, configured: &str) -> String {
+    if !configured.starts_with('/') {
+        return configured.to_string();
+    }
+    match reqwest::Url::parse(endpoint) {
+        Ok(mut url) => {
+            url.set_path(configured);
+            url.set_query(None);
+            url.to_string()
+        }
+        // The client reports the unusable endpoint with its key.
+        Err(_) => format!("{}{configured}", endpoint.trim_end_matches('/')),
     }
 }
 
@@ -539,9 +563,9 @@ impl Adapter {
             .find_by_transport(&a.source, transport_id)
             .await
             .map_err(storage)?;
-        let (id, size, repeat) = match known {
+        let (id, size, repeat, rejected_by) = match known {
             // Taken in before, not closed (a crash, a lost answer): only close it now.
-            Some(id) => (id, 0, true),
+            Some(id) => (id, 0, true, None),
             None => {
                 let fetched = a.client.get_message(transport_id).await.map_err(|e| {
                     let f = Failure::from(e);
@@ -559,11 +583,13 @@ impl Adapter {
                     )));
                 }
                 let size = fetched.container.content_bytes();
-                let id = self
+                let accepted = self
                     .store(metadata, &fetched.container)
                     .await
                     .map_err(|e| Failure::Transient(format!("XTA message {transport_id}: {e}")))?;
-                (id, size, false)
+                let rejected_by = (accepted.state == State::Rejected && !accepted.duplicate)
+                    .then(|| metadata.author.value.clone());
+                (accepted.id, size, false, rejected_by)
             }
         };
         if std::env::var("AMTSBOTE_FAILPOINT").as_deref() == Ok(FAILPOINT_BEFORE_CLOSE) {
@@ -588,6 +614,16 @@ impl Adapter {
             repeat,
         }
         .emit();
+        if let Some(author) = &rejected_by {
+            XtaMessageRejected {
+                id,
+                tenant: &a.tenant,
+                source: &a.source,
+                transport_id,
+                author,
+            }
+            .emit();
+        }
         Ok(())
     }
 
@@ -598,17 +634,23 @@ impl Adapter {
         &self,
         metadata: &MessageMetaData,
         container: &ContentContainer,
-    ) -> Result<MessageId, IntakeError> {
+    ) -> Result<Accepted, IntakeError> {
         let result = match self.receive(metadata, container, None).await {
-            Err(
-                e @ (IntakeError::Malformed { .. }
-                | IntakeError::Unsupported(_)
-                | IntakeError::MissingDocument),
-            ) => self.receive(metadata, container, Some(e.to_string())).await,
+            Err(e)
+                if e.is_document_fault()
+                    || matches!(
+                        e,
+                        IntakeError::Unsupported(_) | IntakeError::MissingDocument
+                    ) =>
+            {
+                self.receive(metadata, container, Some(e.to_string())).await
+            }
             other => other,
         };
         match result {
-            Err(e @ IntakeError::TooLarge { .. }) => self.too_large(metadata, container, e).await,
+            Err(e @ (IntakeError::TooLarge { .. } | IntakeError::PartTooLarge { .. })) => {
+                self.too_large(metadata, container, e).await
+            }
             other => other,
         }
     }
@@ -631,10 +673,10 @@ impl Adapter {
         metadata: &MessageMetaData,
         container: &ContentContainer,
         rejected: Option<String>,
-    ) -> Result<MessageId, IntakeError> {
+    ) -> Result<Accepted, IntakeError> {
         let mut draft = match self.intake.open(self.origin(metadata)).await? {
             Ok(draft) => draft,
-            Err(dup) => return Ok(dup.id),
+            Err(dup) => return Ok(dup),
         };
         draft.set_xta(meta_of(metadata));
         for part in &container.attachments {
@@ -653,6 +695,7 @@ impl Adapter {
             }
         }
         let message = &container.message;
+        draft.set_document_filename(message.filename.as_deref());
         if let Err(e) = draft.set_document(Some(message.content_type.clone()), message.data.clone())
         {
             draft.discard().await;
@@ -663,13 +706,13 @@ impl Adapter {
             Some(reason) => {
                 draft
                     .commit_rejected(format!(
-                        "XTA message {}: intake cannot take its content ({reason}); it was closed at the XTA server and is kept here",
-                        metadata.message_id
+                        "XTA message {}: intake cannot take its content ({reason}); it was closed at the XTA server and is kept here. No report was sent to the author {} (XTA 2 offers a reader none): ask them to send it again as XML or JSON",
+                        metadata.message_id, metadata.author.value
                     ))
                     .await?
             }
         };
-        Ok(accepted.id)
+        Ok(accepted)
     }
 
     /// A message over the intake limits: kept as `rejected` with a note of its sizes (the
@@ -679,10 +722,10 @@ impl Adapter {
         metadata: &MessageMetaData,
         container: &ContentContainer,
         error: IntakeError,
-    ) -> Result<MessageId, IntakeError> {
+    ) -> Result<Accepted, IntakeError> {
         let mut draft = match self.intake.open(self.origin(metadata)).await? {
             Ok(draft) => draft,
-            Err(dup) => return Ok(dup.id),
+            Err(dup) => return Ok(dup),
         };
         draft.set_xta(meta_of(metadata));
         let note = serde_json::json!({
@@ -696,11 +739,11 @@ impl Adapter {
         )?;
         let accepted = draft
             .commit_rejected(format!(
-                "XTA message {}: {error}; it was closed at the XTA server, only its sizes are kept — ask the sender to send it in smaller parts, or raise the intake limits",
-                metadata.message_id
+                "XTA message {}: {error}; it was closed at the XTA server, only its sizes are kept. No report was sent to the author {} (XTA 2 offers a reader none): ask them to send it in smaller parts, or raise the intake limits",
+                metadata.message_id, metadata.author.value
             ))
             .await?;
-        Ok(accepted.id)
+        Ok(accepted)
     }
 }
 
@@ -724,6 +767,19 @@ mod tests {
                 },
             },
         )
+    }
+
+    #[test]
+    fn port_urls_are_full_urls_or_paths_on_the_endpoints_host() {
+        let e = "https://xta.example.de:8443/MB_XTA-WS";
+        assert_eq!(
+            port_url(e, "/services/XTAService/MsgBoxPort"),
+            "https://xta.example.de:8443/services/XTAService/MsgBoxPort"
+        );
+        assert_eq!(
+            port_url(e, "https://other.example.de/x"),
+            "https://other.example.de/x"
+        );
     }
 
     #[test]

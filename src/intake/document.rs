@@ -11,6 +11,12 @@ use amtsbote_xoev::{Limits, Sniffed, inspect};
 pub struct DocumentLimits {
     pub max_document_bytes: u64,
     pub max_message_bytes: u64,
+    /// Largest single attachment.
+    pub max_part_bytes: u64,
+    /// Most parts of one multipart request (document and attachments).
+    pub max_parts: usize,
+    /// Deepest nesting of arrays and objects in a JSON document.
+    pub max_json_depth: usize,
     pub xml: Limits,
 }
 
@@ -87,6 +93,40 @@ pub fn header_of(s: &Sniffed) -> XoevHeader {
     }
 }
 
+/// Whether the XML parser reads `body` as UTF-8: no UTF-16 byte order mark and no other
+/// encoding declared. Such a document must be UTF-8 throughout, not only where the header
+/// sniffer looks; documents declaring another encoding are refused by the sniffer, by name.
+fn read_as_utf8(body: &[u8]) -> bool {
+    if body.starts_with(b"\xFE\xFF") || body.starts_with(b"\xFF\xFE") {
+        return false;
+    }
+    let text = body
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(body);
+    let Some(declaration) = text
+        .strip_prefix(b"<?xml".as_slice())
+        .and_then(|rest| rest.get(..rest.len().min(512)))
+        .and_then(|head| {
+            head.windows(2)
+                .position(|w| w == b"?>")
+                .map(|end| &head[..end])
+        })
+    else {
+        return true;
+    };
+    let declaration = String::from_utf8_lossy(declaration);
+    let Some((_, after)) = declaration.split_once("encoding") else {
+        return true;
+    };
+    let label: String = after
+        .trim_start_matches([' ', '\t', '\r', '\n', '='])
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| !matches!(c, '"' | '\''))
+        .collect();
+    matches!(label.to_ascii_lowercase().as_str(), "utf-8" | "utf8")
+}
+
 pub fn check(
     declared: Option<&str>,
     body: &[u8],
@@ -95,6 +135,9 @@ pub fn check(
     let (format, content_type) = format_of(declared, body)?;
     match format {
         DocumentFormat::Xml => {
+            if read_as_utf8(body) {
+                super::json::utf8(body, "XML")?;
+            }
             let sniffed = inspect(body, &limits.xml).map_err(|e| IntakeError::Malformed {
                 format: "XML",
                 reason: e.to_string(),
@@ -119,12 +162,7 @@ pub fn check(
             })
         }
         DocumentFormat::Json => {
-            serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| {
-                IntakeError::Malformed {
-                    format: "JSON",
-                    reason: e.to_string(),
-                }
-            })?;
+            super::json::check(body, limits.max_json_depth)?;
             Ok(Checked {
                 format,
                 content_type,
@@ -143,6 +181,9 @@ mod tests {
         DocumentLimits {
             max_document_bytes: 1 << 20,
             max_message_bytes: 1 << 20,
+            max_part_bytes: 1 << 20,
+            max_parts: 100,
+            max_json_depth: 64,
             xml: Limits::default(),
         }
     }
@@ -208,6 +249,31 @@ mod tests {
         let dtd = b"<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><a>&e;</a>";
         assert!(matches!(
             check(None, dtd, &l),
+            Err(IntakeError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn xml_read_as_utf8_must_be_utf8_throughout() {
+        let l = limits();
+        for bad in [
+            &b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>Erika \xff</a>"[..],
+            b"<a>\xc3</a>",
+            b"<a b=\"\xff\"/>",
+            b"<a><!-- \xff --></a>",
+            b"\xEF\xBB\xBF<?xml version='1.0' encoding='utf-8'?><a>\xed\xa0\x80</a>",
+        ] {
+            let err = check(Some("application/xml"), bad, &l).unwrap_err();
+            assert!(
+                matches!(err, IntakeError::InvalidUtf8 { format: "XML", .. }),
+                "{}: {err}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Another declared encoding is the sniffer's to refuse, by name.
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>\xfc</a>";
+        assert!(matches!(
+            check(Some("application/xml"), latin1, &l),
             Err(IntakeError::Malformed { .. })
         ));
     }

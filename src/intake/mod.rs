@@ -8,11 +8,12 @@
 //! fails or is dropped deletes what it stored: nothing is ever half-stored.
 
 mod document;
+mod json;
 pub mod schema;
 
 use crate::ledger::{Admission, Ledger, LedgerError, NewMessage};
 use crate::message::{
-    Envelope, MessageId, PAYLOAD_PART, Part, State, XoevHeader, XtaMeta, now_millis,
+    Envelope, MessageId, PAYLOAD_PART, Part, State, XoevHeader, XtaMeta, clean_filename, now_millis,
 };
 use crate::payload::{ByteStream, PayloadError, PayloadStore, put_bytes};
 use crate::routing::{RouteInput, Router};
@@ -37,6 +38,35 @@ pub enum IntakeError {
         reason: String,
     },
     #[error(
+        "the {format} document is not valid UTF-8 at byte {offset} (line {line}, column {column}): send it encoded as UTF-8"
+    )]
+    InvalidUtf8 {
+        format: &'static str,
+        offset: usize,
+        line: usize,
+        column: usize,
+    },
+    #[error(
+        "the JSON document has a lone UTF-16 surrogate in a string escape at line {line}, column {column}: \\ud800 to \\udfff are valid only as a high-low pair; send the text as UTF-8"
+    )]
+    LoneSurrogate { line: usize, column: usize },
+    #[error(
+        "the JSON document is nested deeper than {limit} levels of arrays and objects (line {line}, column {column}): flatten it, or ask the operator to raise intake.max_json_depth"
+    )]
+    TooDeep {
+        limit: usize,
+        line: usize,
+        column: usize,
+    },
+    #[error(
+        "the request has more than {limit} multipart parts (the document and its attachments): send fewer, or ask the operator to raise intake.max_parts"
+    )]
+    TooManyParts { limit: usize },
+    #[error(
+        "attachment {part} is larger than the limit of {limit} bytes per attachment (intake.max_part_bytes)"
+    )]
+    PartTooLarge { part: usize, limit: u64 },
+    #[error(
         "unsupported content type `{0}`: send XML (application/xml) or JSON (application/json)"
     )]
     Unsupported(String),
@@ -48,6 +78,20 @@ pub enum IntakeError {
     Incomplete(String),
     #[error("the message could not be stored ({0}); nothing was kept, send it again later")]
     Storage(String),
+}
+
+impl IntakeError {
+    /// The document itself is at fault (not well-formed, not UTF-8, a lone surrogate, nested
+    /// too deep): sent again unchanged it would be refused again.
+    pub fn is_document_fault(&self) -> bool {
+        matches!(
+            self,
+            IntakeError::Malformed { .. }
+                | IntakeError::InvalidUtf8 { .. }
+                | IntakeError::LoneSurrogate { .. }
+                | IntakeError::TooDeep { .. }
+        )
+    }
 }
 
 impl From<PayloadError> for IntakeError {
@@ -165,6 +209,7 @@ impl Intake {
             parts: Vec::new(),
             stored_bytes: 0,
             document: None,
+            document_filename: None,
             xta: None,
             committed: false,
         }))
@@ -194,6 +239,8 @@ pub struct Draft {
     parts: Vec<Part>,
     stored_bytes: u64,
     document: Option<(Option<String>, Bytes)>,
+    /// The main document's file name as the sender gave it, cleaned ([`clean_filename`]).
+    document_filename: Option<String>,
     /// The XTA transport order, for messages that came over XTA.
     xta: Option<XtaMeta>,
     committed: bool,
@@ -211,20 +258,26 @@ impl Draft {
         content_type: Option<String>,
         data: ByteStream<'_>,
     ) -> Result<(), IntakeError> {
-        let name = format!("attachment-{}", self.parts.len() + 1);
-        let budget = self
-            .intake
-            .limits
-            .max_message_bytes
-            .saturating_sub(self.stored_bytes);
+        let number = self.parts.len() + 1;
+        let name = format!("attachment-{number}");
+        let limits = &self.intake.limits;
+        let left = limits.max_message_bytes.saturating_sub(self.stored_bytes);
+        let budget = left.min(limits.max_part_bytes);
         let stored = self
             .intake
             .store
             .put(self.id, &name, data, budget)
             .await
             .map_err(|e| match e {
+                // Whichever bound was the tighter one is the rule the sender broke.
+                PayloadError::TooLarge { .. } if limits.max_part_bytes < left => {
+                    IntakeError::PartTooLarge {
+                        part: number,
+                        limit: limits.max_part_bytes,
+                    }
+                }
                 PayloadError::TooLarge { .. } => IntakeError::TooLarge {
-                    limit: self.intake.limits.max_message_bytes,
+                    limit: limits.max_message_bytes,
                 },
                 other => other.into(),
             })?;
@@ -258,6 +311,13 @@ impl Draft {
         }
         self.document = Some((content_type, body));
         Ok(())
+    }
+
+    /// The main document's file name as the transport carries it (XTA `Message/@filename`);
+    /// kept cleaned of paths and control characters, handed to connectors. Without one,
+    /// connectors name the document themselves (`document.xml`).
+    pub fn set_document_filename(&mut self, filename: Option<&str>) {
+        self.document_filename = filename.and_then(clean_filename);
     }
 
     /// Names an attachment after the fact (the transport describes attachments only after
@@ -322,7 +382,7 @@ impl Draft {
             Part {
                 name: PAYLOAD_PART.into(),
                 content_type: content_type.clone(),
-                filename: None,
+                filename: self.document_filename.clone(),
                 size: stored.size,
                 sha256: stored.sha256,
             },
@@ -428,7 +488,7 @@ impl Draft {
             Part {
                 name: PAYLOAD_PART.into(),
                 content_type: checked.content_type.clone(),
-                filename: None,
+                filename: self.document_filename.clone(),
                 size: stored.size,
                 sha256: stored.sha256,
             },

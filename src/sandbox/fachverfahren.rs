@@ -98,9 +98,13 @@ impl SampleFachverfahren {
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        // The same edge as the broker's; it runs until the task is aborted.
+        let task = tokio::spawn(amtsbote_listener::serve(
+            listener,
+            amtsbote_listener::Limits::default(),
+            app,
+            std::future::pending(),
+        ));
         Ok(SampleFachverfahren { addr, inner, task })
     }
 

@@ -140,11 +140,20 @@ impl Setup {
             .pkcs12(account)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
+        // Port URLs only where the sandbox's first layout is not the broker's default one.
+        let defaults = Endpoints::from_base(&running.base_url);
+        let mut ports = String::new();
+        if running.endpoints.msg_box != defaults.msg_box {
+            ports += &format!("msg_box_url = \"{}\"\n", running.endpoints.msg_box);
+        }
+        if running.endpoints.management != defaults.management {
+            ports += &format!("management_url = \"{}\"\n", running.endpoints.management);
+        }
         format!(
             r#"[tenants.{tenant}.sources.{source}]
 kind = "xta"
 endpoint = "{endpoint}"
-client_certificate = "{p12}"
+{ports}client_certificate = "{p12}"
 client_certificate_password = {{ file = "{password}" }}
 ca_certificate = "{ca}"
 reader = "{reader}"

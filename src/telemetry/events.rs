@@ -57,7 +57,7 @@ impl MessageAdmitted<'_> {
                 tracing::warn!(
                     message_id = %self.id, tenant = self.tenant,
                     standard = self.standard.unwrap_or("-"), message_type = self.message_type.unwrap_or("-"),
-                    "message rejected (schema violation or a failed transport check); kept as rejected, the sender is told — see `amtsbote messages show`"
+                    "message rejected (schema violation, content intake cannot take, or a failed transport check); kept as rejected — see `amtsbote messages show`; whether the sender learns of it depends on the transport (the source's own log line says)"
                 );
             }
             State::Dead => {
@@ -344,6 +344,27 @@ impl XtaMessageClosed<'_> {
             .xta_closed
             .get_or_create(&xta_labels(self.tenant, self.source))
             .inc();
+    }
+}
+
+/// An XTA message kept as rejected and closed at the server. Says exactly what the sender
+/// got: nothing — XTA 2 v3/v4 gives a mailbox reader no way to refuse a message, and the
+/// author's transport report shows it as fetched.
+pub struct XtaMessageRejected<'a> {
+    pub id: MessageId,
+    pub tenant: &'a str,
+    pub source: &'a str,
+    /// The XTA MessageID.
+    pub transport_id: &'a str,
+    /// The author's party identifier (`prefix:kennung`, an authority, not a person).
+    pub author: &'a str,
+}
+
+impl XtaMessageRejected<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(message_id = %self.id, tenant = self.tenant, source = self.source,
+            xta_message_id = self.transport_id, author = self.author,
+            "XTA: message rejected, kept in the ledger as rejected and closed at the XTA server; no report was sent to the author (XTA 2 offers a reader none; the author's transport report shows it as fetched) — tell the author yourself, see `amtsbote messages show`");
     }
 }
 

@@ -76,6 +76,25 @@ impl FitConnect {
         attachments: Vec<(&str, Vec<u8>)>,
         fault: Option<Fault>,
     ) -> SentSubmission {
+        self.submit_with(
+            data,
+            mime,
+            attachments,
+            SendOptions {
+                fault,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn submit_with(
+        &self,
+        data: Vec<u8>,
+        mime: &str,
+        attachments: Vec<(&str, Vec<u8>)>,
+        options: SendOptions,
+    ) -> SentSubmission {
         let app = Application {
             destination_id: self.setup.destination_id.clone(),
             service_type: ServiceType {
@@ -92,16 +111,7 @@ impl FitConnect {
                 })
                 .collect(),
         };
-        send(
-            &self.sender,
-            &app,
-            &SendOptions {
-                compress: false,
-                fault,
-            },
-        )
-        .await
-        .unwrap()
+        send(&self.sender, &app, &options).await.unwrap()
     }
 
     /// The state of a submission at the Zustelldienst, e.g. `accepted`.

@@ -28,6 +28,14 @@ impl Xta {
     /// A sandbox with one account per `(name, mailbox)`; each gets `<name>.p12` (valid) and
     /// `<name>-expired.p12`; `foreign.p12` is issued by another CA under the first name.
     pub async fn start(accounts: &[(&str, &str)]) -> Xta {
+        Self::start_with(accounts, |_| {}).await
+    }
+
+    /// As [`Xta::start`], after `configure` changed the sandbox configuration (port paths).
+    pub async fn start_with(
+        accounts: &[(&str, &str)],
+        configure: impl FnOnce(&mut SandboxConfig),
+    ) -> Xta {
         let dir = tempfile::tempdir().unwrap();
         let pki = TestPki::generate().unwrap();
         let mut configs = Vec::new();
@@ -49,7 +57,8 @@ impl Xta {
         f.write_to(dir.path()).unwrap();
         std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).unwrap();
         std::fs::write(dir.path().join("p12.password"), PASSWORD).unwrap();
-        let config = SandboxConfig::new(pki.sandbox_tls().unwrap(), configs);
+        let mut config = SandboxConfig::new(pki.sandbox_tls().unwrap(), configs);
+        configure(&mut config);
         let sandbox = Sandbox::new(config)
             .unwrap()
             .spawn("127.0.0.1:0".parse().unwrap())

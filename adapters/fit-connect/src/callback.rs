@@ -5,10 +5,14 @@
 //! Authentication (FITKO): header `callback-authentication` = hex(HMAC-SHA512(secret,
 //! `callback-timestamp` + "." + raw body)), header `callback-timestamp` = Unix seconds. We verify
 //! over the *exact raw bytes* received (never a re-serialization), compare in constant time, and
-//! refuse timestamps older than five minutes or too far in the future (replay window).
+//! refuse timestamps older than five minutes or too far in the future. Within that window a
+//! verifier refuses a callback it has already accepted (same MAC, hence same timestamp and
+//! body): it remembers the MACs of accepted callbacks until their timestamp leaves the window.
 //! [`CallbackSigner`] produces the headers; the sandbox uses it.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::hash::MessageDigest;
@@ -53,6 +57,9 @@ pub enum CallbackError {
     /// The MAC does not match (wrong secret, altered body, altered timestamp).
     #[error("callback-authentication does not match: wrong secret or altered request")]
     BadSignature,
+    /// Authentic, but this exact callback (timestamp and body) was accepted before.
+    #[error("callback was accepted before (same timestamp and body): replay refused")]
+    Replayed,
 }
 
 /// The shared callback secret. `Debug` redacts it.
@@ -124,12 +131,45 @@ fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
-/// Verifies callbacks (the subscriber side).
+/// Verifies callbacks (the subscriber side). Clones share one memory of accepted callbacks.
 #[derive(Debug, Clone)]
 pub struct CallbackVerifier {
     secret: CallbackSecret,
     max_age: Duration,
     max_future: Duration,
+    seen: Arc<Mutex<Seen>>,
+}
+
+/// Upper bound of remembered callbacks. Only authentic callbacks are remembered, so only the
+/// Zustelldienst (or whoever holds the secret) can fill it; when full, the oldest are forgotten
+/// first — a callback forgotten early can be replayed, which costs one extra poll, never data.
+const MAX_SEEN: usize = 100_000;
+
+/// MACs of accepted callbacks, each with its timestamp (Unix seconds).
+#[derive(Debug, Default)]
+struct Seen {
+    by_mac: HashMap<String, i64>,
+}
+
+impl Seen {
+    /// Records `mac`; false if it was already there (a replay).
+    fn insert(&mut self, mac: &str, ts: i64, now: i64, max_age: i64) -> bool {
+        if self.by_mac.contains_key(mac) {
+            return false;
+        }
+        if self.by_mac.len() >= MAX_SEEN {
+            // Forget what has left the window; if that is not enough, the oldest half.
+            self.by_mac.retain(|_, t| now - *t <= max_age);
+            if self.by_mac.len() >= MAX_SEEN {
+                let mut times: Vec<i64> = self.by_mac.values().copied().collect();
+                times.sort_unstable();
+                let cut = times[times.len() / 2];
+                self.by_mac.retain(|_, t| *t > cut);
+            }
+        }
+        self.by_mac.insert(mac.to_string(), ts);
+        true
+    }
 }
 
 impl CallbackVerifier {
@@ -139,6 +179,7 @@ impl CallbackVerifier {
             secret,
             max_age: DEFAULT_MAX_AGE,
             max_future: DEFAULT_MAX_FUTURE,
+            seen: Arc::default(),
         }
     }
 
@@ -200,6 +241,12 @@ impl CallbackVerifier {
             || !openssl::memcmp::eq(received.as_bytes(), expected.as_bytes())
         {
             return Err(CallbackError::BadSignature);
+        }
+        // A timestamp in the future stays in the window longer: remember it by the later of
+        // the two, so it is not forgotten while it could still be replayed.
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if !seen.insert(&expected, ts.max(now), now, self.max_age.as_secs() as i64) {
+            return Err(CallbackError::Replayed);
         }
         Ok(())
     }
@@ -316,6 +363,57 @@ mod tests {
             verifier.verify(Some("abc"), Some(&h.timestamp), BODY),
             Err(CallbackError::BadSignature)
         );
+    }
+
+    #[test]
+    fn a_callback_is_accepted_once() {
+        let (signer, verifier) = pair();
+        let h = signer.sign(BODY);
+        verifier
+            .verify(Some(&h.authentication), Some(&h.timestamp), BODY)
+            .unwrap();
+        // The same request again — also through a clone, also with the MAC in upper case.
+        assert_eq!(
+            verifier.clone().verify(
+                Some(&h.authentication.to_uppercase()),
+                Some(&h.timestamp),
+                BODY
+            ),
+            Err(CallbackError::Replayed)
+        );
+        // The Zustelldienst sending the same body again signs it with a new timestamp: accepted.
+        let later = signer.sign_at(BODY, SystemTime::now() + Duration::from_secs(1));
+        verifier
+            .verify(Some(&later.authentication), Some(&later.timestamp), BODY)
+            .unwrap();
+        // A refused forgery is not remembered and does not block the real callback.
+        let (_, fresh) = pair();
+        let h2 = signer.sign_at(b"{}", SystemTime::now());
+        assert_eq!(
+            fresh.verify(Some(&h2.authentication), Some(&h2.timestamp), BODY),
+            Err(CallbackError::BadSignature)
+        );
+        fresh
+            .verify(Some(&h2.authentication), Some(&h2.timestamp), b"{}")
+            .unwrap();
+    }
+
+    #[test]
+    fn memory_is_bounded_and_forgets_what_left_the_window() {
+        let mut seen = Seen::default();
+        let now = 1_000_000;
+        for i in 0..MAX_SEEN as i64 {
+            // Half of them long out of the window.
+            let ts = if i % 2 == 0 { now - 1_000 } else { now - 10 };
+            assert!(seen.insert(&i.to_string(), ts, now, 300));
+        }
+        assert!(seen.insert("new", now, now, 300));
+        assert!(seen.by_mac.len() <= MAX_SEEN / 2 + 1);
+        assert!(
+            !seen.insert("1", now - 10, now, 300),
+            "in-window entries are kept"
+        );
+        assert!(!seen.insert("new", now, now, 300));
     }
 
     #[test]

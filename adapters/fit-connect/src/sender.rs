@@ -111,6 +111,22 @@ pub struct SendOptions {
     pub compress: bool,
     /// Break the submission on purpose.
     pub fault: Option<Fault>,
+    /// How the JWE headers name the destination's key.
+    pub kid: KidStyle,
+}
+
+/// How a sender names the encryption key in the JWE `kid`. FIT-Connect's SDKs use the kid the
+/// destination published; senders built on general JOSE libraries often use the key's RFC 7638
+/// thumbprint, or no kid at all. A subscriber must read all three.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KidStyle {
+    /// The destination's published `kid`.
+    #[default]
+    Destination,
+    /// The RFC 7638 SHA-256 thumbprint of the destination's public key.
+    Thumbprint,
+    /// No `kid` header.
+    Omitted,
 }
 
 /// What was submitted.
@@ -174,14 +190,20 @@ pub async fn send(
             Some(destination.encryption_kid.clone()),
         )
     } else {
-        (key, None)
+        let kid = match options.kid {
+            KidStyle::Thumbprint => Some(jwk.thumbprint()),
+            KidStyle::Destination | KidStyle::Omitted => None,
+        };
+        (key, kid)
     };
+    let omit_kid = options.kid == KidStyle::Omitted && options.fault != Some(Fault::WrongKey);
     let encrypt =
         |plaintext: &[u8], cty: Option<&str>, corrupt: bool| -> Result<String, JoseError> {
             let opts = EncryptOptions {
                 cty: cty.map(str::to_string),
                 compress: options.compress,
                 kid_override: kid_override.clone(),
+                omit_kid,
             };
             let compact = jwe::encrypt(plaintext, &key, &opts)?;
             Ok(if corrupt {

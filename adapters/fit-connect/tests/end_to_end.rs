@@ -233,7 +233,11 @@ async fn send(w: &World, fault: Option<Fault>, compress: bool) -> SentSubmission
     sender::send(
         &w.sender,
         &application(DESTINATION),
-        &SendOptions { compress, fault },
+        &SendOptions {
+            compress,
+            fault,
+            ..Default::default()
+        },
     )
     .await
     .unwrap()

@@ -155,6 +155,7 @@ fn we_encrypt_jwcrypto_decrypts() {
                 cty: Some("application/json".into()),
                 compress,
                 kid_override: None,
+                omit_kid: false,
             },
         )
         .unwrap();

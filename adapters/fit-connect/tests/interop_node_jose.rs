@@ -66,8 +66,10 @@ fn node_jose_encrypts_with_each_kid_style_we_decrypt() {
         ("thumbprint", "application/xml"),
         ("none", "text/plain; charset=utf-8"),
     ] {
-        let compact = node(serde_json::json!({"op": "encrypt", "key": key_json(&public_jwk(ENC)),
-            "plaintext": TEXT, "kid": kid, "cty": cty}))
+        let compact = node(
+            serde_json::json!({"op": "encrypt", "key": key_json(&public_jwk(ENC)),
+            "plaintext": TEXT, "kid": kid, "cty": cty}),
+        )
         .unwrap_or_else(|e| panic!("npm jose failed: {e}"));
         let d = decrypt(compact.as_bytes(), &keys, &DecryptOptions::default())
             .unwrap_or_else(|e| panic!("kid={kid}: {e}"));
@@ -84,11 +86,17 @@ fn node_jose_encrypts_with_each_kid_style_we_decrypt() {
 
 #[test]
 fn node_jose_to_a_key_we_do_not_hold_is_refused() {
-    let compact = node(serde_json::json!({"op": "encrypt", "key": key_json(&public_jwk(ZD)),
-        "plaintext": TEXT, "kid": "thumbprint"}))
+    let compact = node(
+        serde_json::json!({"op": "encrypt", "key": key_json(&public_jwk(ZD)),
+        "plaintext": TEXT, "kid": "thumbprint"}),
+    )
     .unwrap();
-    let err = decrypt(compact.as_bytes(), &[private(ENC)], &DecryptOptions::default())
-        .expect_err("a JWE for another key must not decrypt");
+    let err = decrypt(
+        compact.as_bytes(),
+        &[private(ENC)],
+        &DecryptOptions::default(),
+    )
+    .expect_err("a JWE for another key must not decrypt");
     assert!(!err.to_string().is_empty());
 }
 
@@ -101,6 +109,7 @@ fn we_encrypt_node_jose_decrypts() {
             cty: Some("application/json".into()),
             compress: false,
             kid_override: None,
+            omit_kid: false,
         },
     )
     .unwrap();
@@ -128,8 +137,10 @@ fn node_jose_verifies_our_set_and_refuses_a_forged_one() {
     };
     let set = events::accept_submission(&subject, tags, &private(SIG)).unwrap();
     let out: serde_json::Value = serde_json::from_str(
-        &node(serde_json::json!({"op": "verify", "key": key_json(&public_jwk(SIG)), "compact": set}))
-            .unwrap(),
+        &node(
+            serde_json::json!({"op": "verify", "key": key_json(&public_jwk(SIG)), "compact": set}),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(out["header"]["alg"], "PS512");
@@ -145,7 +156,9 @@ fn node_jose_verifies_our_set_and_refuses_a_forged_one() {
         &private(ENC).with_kid("test-sig-1"),
     )
     .unwrap();
-    let err = node(serde_json::json!({"op": "verify", "key": key_json(&public_jwk(SIG)), "compact": forged}))
-        .expect_err("npm jose must refuse a SET signed with another key");
+    let err = node(
+        serde_json::json!({"op": "verify", "key": key_json(&public_jwk(SIG)), "compact": forged}),
+    )
+    .expect_err("npm jose must refuse a SET signed with another key");
     assert!(err.contains("signature"), "{err}");
 }

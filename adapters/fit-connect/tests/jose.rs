@@ -256,6 +256,7 @@ fn wrong_key_and_wrong_kid() {
 fn encrypt_with_kid(kid: &str) -> String {
     let opts = EncryptOptions {
         kid_override: Some(kid.to_string()),
+        omit_kid: false,
         ..Default::default()
     };
     encrypt(SECRET_TEXT.as_bytes(), &public(ENC), &opts).unwrap()

@@ -13,7 +13,10 @@
 //! default paths in [`Port::default_path`] follow the Governikus MultiMessenger layout seen in
 //! client configurations of existing XTA v3 users (`/MB_XTA-WS/XTA210msgBoxPort.svc`); other
 //! products (e.g. bos GovGateway: `/GovGateway211/management211`, `/send211`) use other paths.
-//! Every client and the sandbox take the three URLs/paths from configuration.
+//! Servers built on JAX-WS/Apache CXF publish a WSDL's ports under `/services/<service>/<port>`,
+//! which for XTA.wsdl (service `XTAService`, ports `ManagementPort`, `SendXtaPort`,
+//! `MsgBoxPort`) gives [`Port::service_path`]; the sandbox answers on both layouts. Every
+//! client and the sandbox take the three URLs/paths from configuration.
 
 use std::fmt;
 
@@ -74,6 +77,17 @@ impl Port {
             Port::Send => "/MB_XTA-WS/XTA210sendPort.svc",
             Port::MsgBox => "/MB_XTA-WS/XTA210msgBoxPort.svc",
         }
+    }
+}
+
+impl Port {
+    /// The WSDL's service name (`<service name="XTAService">`).
+    pub const SERVICE_NAME: &'static str = "XTAService";
+
+    /// The path named after the WSDL's service and port (`/services/XTAService/MsgBoxPort`),
+    /// as JAX-WS/CXF-based XTA servers publish it. *Unverified* for any one product.
+    pub fn service_path(self) -> String {
+        format!("/services/{}/{}", Self::SERVICE_NAME, self.wsdl_name())
     }
 }
 

@@ -251,3 +251,156 @@ async fn a_large_message_round_trips() {
         assert_eq!(fetched.container, big.container, "{encoding:?}");
     }
 }
+
+/// The sandbox answers its configured paths and, alongside, the Governikus and the
+/// WSDL-named (`/services/XTAService/…`) layouts: a client configured for any of them sends,
+/// lists and checks its account; paths it does not serve get 404.
+#[tokio::test]
+async fn every_port_answers_on_its_configured_and_both_common_paths() {
+    use amtsbote_xta::XtaClient;
+    use amtsbote_xta::client::Endpoints;
+    use amtsbote_xta::sandbox::PortPaths;
+    let custom = PortPaths {
+        management: "/xta/management".into(),
+        send: "/xta/send".into(),
+        msg_box: "/xta/msgbox".into(),
+    };
+    let world = world_with(|c| {
+        c.paths = custom.clone();
+        c.also_paths = vec![PortPaths::default(), PortPaths::xta_service()];
+    })
+    .await;
+    let base = world.sandbox.base_url.clone();
+    assert_eq!(
+        world.sandbox.endpoints.msg_box,
+        format!("{base}/xta/msgbox"),
+        "the first layout is the one announced"
+    );
+    let certs = certificates();
+    let layouts = [
+        ("custom", custom),
+        ("governikus", PortPaths::default()),
+        ("services", PortPaths::xta_service()),
+    ];
+    for (name, paths) in layouts {
+        let endpoints = Endpoints {
+            management: format!("{base}{}", paths.management),
+            send: format!("{base}{}", paths.send),
+            msg_box: format!("{base}{}", paths.msg_box),
+        };
+        let mut sender = config(&world.sandbox, &certs.sender, None);
+        sender.endpoints = endpoints.clone();
+        let sender = XtaClient::new(sender).unwrap();
+        let mut reader = config(&world.sandbox, &certs.reader, Some(READER));
+        reader.endpoints = endpoints;
+        let reader = XtaClient::new(reader).unwrap();
+        reader
+            .check_account_active()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let id = sender.create_message_id().await.unwrap();
+        sender
+            .send_message(&message(&id, READER))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let list = reader.get_status_list(10).await.unwrap();
+        assert!(list.messages.iter().any(|m| m.message_id == id), "{name}");
+        reader
+            .close(list.request_id(), &[id.as_str()])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        PortPaths::xta_service(),
+        PortPaths {
+            management: "/services/XTAService/ManagementPort".into(),
+            send: "/services/XTAService/SendXtaPort".into(),
+            msg_box: "/services/XTAService/MsgBoxPort".into(),
+        },
+        "named after the WSDL's service and ports"
+    );
+    // Another path is no port.
+    let mut stray = config(&world.sandbox, &certs.reader, Some(READER));
+    stray.endpoints.management = format!("{base}/services/XTAService/ManagementPortX");
+    let err = XtaClient::new(stray)
+        .unwrap()
+        .check_account_active()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+}
+
+#[test]
+fn a_path_given_to_two_ports_is_refused() {
+    use amtsbote_xta::sandbox::{PortPaths, Sandbox, SandboxConfig, SandboxError};
+    let mut config = SandboxConfig::new(certificates().pki.sandbox_tls().unwrap(), Vec::new());
+    config.also_paths = vec![PortPaths {
+        management: PortPaths::default().msg_box,
+        ..PortPaths::xta_service()
+    }];
+    let err = Sandbox::new(config).unwrap_err();
+    assert!(matches!(err, SandboxError::Config(_)), "{err}");
+    assert!(err.to_string().contains("XTA210msgBoxPort.svc"), "{err}");
+}
+
+/// curl, not our client, reaches the ManagementPort on the WSDL-named path with a client
+/// certificate and a hand-written SOAP 1.2 `checkAccountActive` request.
+#[tokio::test]
+async fn curl_checks_the_account_on_the_wsdl_named_path() {
+    use amtsbote_xta::wsdl::{Operation, Port};
+    let world = world().await;
+    let certs = certificates();
+    let dir = tempfile::tempdir().unwrap();
+    certs.reader.write_to(dir.path()).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), certs.pki.ca_pem()).unwrap();
+    let url = format!(
+        "{}{}",
+        world.sandbox.base_url,
+        Port::Management.service_path()
+    );
+    let action = Operation::CheckAccountActive.action();
+    let envelope = format!(
+        r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">{action}</a:Action><a:MessageID>urn:uuid:6b1a3c36-5a0e-4d7e-9a39-3f1b0c6d2e11</a:MessageID><a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/anonymous</a:Address></a:ReplyTo><a:To s:mustUnderstand="1">{url}</a:To></s:Header><s:Body/></s:Envelope>"#
+    );
+    let run = |url: String| {
+        let dir = dir.path().to_path_buf();
+        let envelope = envelope.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("curl")
+                .args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--cacert"])
+                .arg(dir.join("ca.pem"))
+                .args(["--cert-type", "P12", "--cert"])
+                .arg(format!("{}:{PASSWORD}", dir.join("reader.p12").display()))
+                .args([
+                    "-H",
+                    &format!(
+                        "Content-Type: application/soap+xml; charset=utf-8; action=\"{action}\""
+                    ),
+                    "--data-binary",
+                    &envelope,
+                    &url,
+                ])
+                .output()
+                .expect("curl is installed (scripts/test.sh)")
+        })
+    };
+    let out = run(url).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.ends_with("\n200"), "{text}");
+    assert!(
+        text.contains(action),
+        "the answer names the operation: {text}"
+    );
+    let out = run(format!(
+        "{}/services/XTAService/Nothing",
+        world.sandbox.base_url
+    ))
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("\n404"));
+}

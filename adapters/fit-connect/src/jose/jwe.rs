@@ -149,6 +149,8 @@ pub struct EncryptOptions {
     pub compress: bool,
     /// Put this `kid` in the header instead of the key's own (for tests of wrong keys).
     pub kid_override: Option<String>,
+    /// Leave `kid` out of the header altogether, as some senders do.
+    pub omit_kid: bool,
 }
 
 /// Returns the authentication tag (5th segment) of a compact JWE without decrypting it.
@@ -223,10 +225,13 @@ pub fn encrypt_stream<R: Read, W: Write>(
         alg: ALG_RSA_OAEP_256.into(),
         enc: ENC_A256GCM.into(),
         zip: opts.compress.then(|| ZIP_DEFLATE.to_string()),
-        kid: opts
-            .kid_override
-            .clone()
-            .or_else(|| key.kid().map(str::to_string)),
+        kid: if opts.omit_kid {
+            None
+        } else {
+            opts.kid_override
+                .clone()
+                .or_else(|| key.kid().map(str::to_string))
+        },
         cty: opts.cty.clone(),
         other: Map::new(),
     };

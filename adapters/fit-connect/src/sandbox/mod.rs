@@ -328,13 +328,15 @@ impl Sandbox {
             .unwrap_or_else(|p| p.into_inner()) = base_url.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let router = self.router();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        // The same hardened edge as the broker's, stopped gracefully by `rx`.
+        let task = tokio::spawn(amtsbote_listener::serve(
+            listener,
+            amtsbote_listener::Limits::default(),
+            router,
+            async {
+                let _ = rx.await;
+            },
+        ));
         tracing::info!(%base_url, "sandbox Zustelldienst listening");
         Ok(RunningSandbox {
             token_url: format!("{base_url}/token"),

@@ -2,7 +2,10 @@
 //! and in memory. Tests, the demo and `amtsbote sandbox` run it so that XTA clients — ours or
 //! any other XTA v3 client — can send, list, fetch and close messages without a provider's
 //! test system. Paths, actions and envelopes follow the WSDL; paths are configurable
-//! ([`PortPaths`]).
+//! ([`PortPaths`]): by default the sandbox answers on the Governikus layout
+//! (`/MB_XTA-WS/XTA210msgBoxPort.svc`, …) and on the WSDL-named layout
+//! (`/services/XTAService/MsgBoxPort`, …) alike, so that clients configured for either reach
+//! it.
 //!
 //! **Accounts** ([`AccountConfig`]) are bound to client certificates (SHA-256 fingerprint or
 //! subject CN; the certificate must be issued by the sandbox's client CA, be valid, and carry
@@ -135,6 +138,16 @@ impl Default for PortPaths {
 }
 
 impl PortPaths {
+    /// The layout named after the WSDL's service and ports: `/services/XTAService/ManagementPort`,
+    /// `/services/XTAService/SendXtaPort`, `/services/XTAService/MsgBoxPort`.
+    pub fn xta_service() -> Self {
+        PortPaths {
+            management: Port::Management.service_path(),
+            send: Port::Send.service_path(),
+            msg_box: Port::MsgBox.service_path(),
+        }
+    }
+
     fn port(&self, path: &str) -> Option<Port> {
         Port::ALL.into_iter().find(|p| self.path(*p) == path)
     }
@@ -158,8 +171,10 @@ pub struct SandboxConfig {
     pub tls: SandboxTls,
     /// The accounts.
     pub accounts: Vec<AccountConfig>,
-    /// Port paths.
+    /// Port paths; the URLs of [`RunningSandbox::endpoints`].
     pub paths: PortPaths,
+    /// Further path layouts answered as well (default: [`PortPaths::xta_service`]).
+    pub also_paths: Vec<PortPaths>,
     /// Largest content container accepted by `sendMessage` (message + attachments).
     pub max_message_bytes: u64,
     /// How answers are packaged.
@@ -182,6 +197,7 @@ impl SandboxConfig {
             tls,
             accounts,
             paths: PortPaths::default(),
+            also_paths: vec![PortPaths::xta_service()],
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             response_encoding: ContentEncoding::Mtom,
             iterator_lifetime: Duration::from_secs(600),
@@ -233,7 +249,8 @@ pub(crate) struct Account {
 
 pub(crate) struct Shared {
     pub accounts: Vec<Mutex<Account>>,
-    pub paths: PortPaths,
+    /// The primary layout first, then the others answered as well.
+    pub paths: Vec<PortPaths>,
     pub iterator_lifetime: Duration,
     pub require_issued_message_ids: bool,
     pub check_xml_payloads: bool,
@@ -253,6 +270,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The port served at `path`, in any layout.
+    pub fn port_at(&self, path: &str) -> Option<Port> {
+        self.paths.iter().find_map(|p| p.port(path))
+    }
+
     /// The account of a peer certificate: index, or `None` if no account claims it.
     pub fn account_for(&self, peer: &server::Peer) -> Option<usize> {
         self.accounts.iter().position(|a| {
@@ -276,6 +298,29 @@ impl Shared {
                 .any(|i| i.value == identifier)
         })
     }
+}
+
+/// Every path is absolute, and no path leads to two different ports.
+fn check_paths(layouts: &[PortPaths]) -> Result<(), SandboxError> {
+    let mut seen: HashMap<&str, Port> = HashMap::new();
+    for layout in layouts {
+        for port in Port::ALL {
+            let path = layout.path(port);
+            if !path.starts_with('/') || path.contains(['?', '#']) {
+                return Err(SandboxError::Config(format!(
+                    "the {port} path `{path}` must start with `/` and carry no query or fragment"
+                )));
+            }
+            if let Some(other) = seen.insert(path, port)
+                && other != port
+            {
+                return Err(SandboxError::Config(format!(
+                    "the path `{path}` is given to both the {other} and the {port}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn normalize_fingerprint(hex: &str) -> String {
@@ -332,6 +377,9 @@ impl Sandbox {
                 }
             }
         }
+        let mut paths = vec![config.paths];
+        paths.extend(config.also_paths);
+        check_paths(&paths)?;
         let tls = server::tls_config(&config.tls)?;
         let accounts = config
             .accounts
@@ -346,7 +394,7 @@ impl Sandbox {
         Ok(Sandbox {
             shared: Arc::new(Shared {
                 accounts,
-                paths: config.paths,
+                paths,
                 iterator_lifetime: config.iterator_lifetime,
                 require_issued_message_ids: config.require_issued_message_ids,
                 check_xml_payloads: config.check_xml_payloads,
@@ -387,10 +435,11 @@ impl Sandbox {
         };
         let base_url = format!("https://{host}:{}", local.port());
         *lock(&self.shared.server_identity) = base_url.clone();
+        let primary = &self.shared.paths[0];
         let endpoints = Endpoints {
-            management: format!("{base_url}{}", self.shared.paths.management),
-            send: format!("{base_url}{}", self.shared.paths.send),
-            msg_box: format!("{base_url}{}", self.shared.paths.msg_box),
+            management: format!("{base_url}{}", primary.management),
+            send: format!("{base_url}{}", primary.send),
+            msg_box: format!("{base_url}{}", primary.msg_box),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(

@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use futures::stream;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -124,7 +124,7 @@ pub(crate) struct Caller {
 pub(crate) async fn handle(
     shared: &Arc<Shared>,
     peer: &Peer,
-    request: Request<Incoming>,
+    request: Request<amtsbote_listener::RequestBody>,
 ) -> Response<ResponseBody> {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     if lock(&shared.down_until).is_some_and(|until| Instant::now() < until) {
@@ -133,7 +133,7 @@ pub(crate) async fn handle(
             "maintenance (fault injection)",
         );
     }
-    let Some(port) = shared.paths.port(request.uri().path()) else {
+    let Some(port) = shared.port_at(request.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "no XTA port at this path");
     };
     if request.method() != Method::POST {
@@ -223,7 +223,10 @@ enum BodyError {
 /// Reads a request body of at most `limit` bytes. A larger body is still read to its end (up
 /// to [`DRAIN_LIMIT`]) and discarded, so that the client, which is still sending, gets to read
 /// the fault instead of a reset connection.
-async fn read_body(mut body: Incoming, limit: u64) -> Result<Bytes, BodyError> {
+async fn read_body(
+    mut body: amtsbote_listener::RequestBody,
+    limit: u64,
+) -> Result<Bytes, BodyError> {
     use hyper::body::Body as _;
     let expected = body.size_hint().exact().unwrap_or(64 * 1024).min(limit);
     let mut buf = BytesMut::with_capacity(expected as usize);

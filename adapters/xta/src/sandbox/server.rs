@@ -10,13 +10,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use amtsbote_listener::RequestBody;
+use http::{Request, Response};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::{SandboxError, SandboxTls, Shared, ports};
@@ -69,7 +72,8 @@ pub(crate) fn tls_config(tls: &SandboxTls) -> Result<rustls::ServerConfig, Sandb
     Ok(config)
 }
 
-/// Accepts connections until `shutdown` turns true.
+/// Serves until `shutdown` turns true, on the project's hardened edge (header, idle and body
+/// timeouts, the connection cap); the TLS handshake runs under its handshake timeout.
 pub(crate) async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -78,85 +82,70 @@ pub(crate) async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
-    let limit = Arc::new(Semaphore::new(max_connections));
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.changed() => break,
-            permit = limit.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let accepted = tokio::select! {
-            _ = shutdown.changed() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (tcp, remote) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "sandbox XTA server: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    let limits = amtsbote_listener::Limits {
+        max_connections,
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        header_read_timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let handshake = move |tcp, remote| {
         let acceptor = acceptor.clone();
         let shared = shared.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            connection(tcp, remote, acceptor, shared, shutdown).await;
-        });
-    }
+        async move { handshake(tcp, remote, acceptor, shared).await }
+    };
+    amtsbote_listener::serve_with(listener, limits, handshake, async move {
+        let _ = shutdown.changed().await;
+    })
+    .await;
 }
 
-async fn connection(
+/// TLS with a verified client certificate, and the service that knows its [`Peer`].
+async fn handshake(
     tcp: tokio::net::TcpStream,
     remote: std::net::SocketAddr,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
+) -> Option<(
+    tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    Ports,
+)> {
+    let tls = match acceptor.accept(tcp).await {
+        Ok(tls) => tls,
+        Err(e) => {
             // Expired, foreign or missing client certificates end here.
             tracing::info!(%remote, error = %e, "sandbox XTA server: TLS handshake refused");
-            return;
-        }
-        Err(_) => {
-            tracing::info!(%remote, "sandbox XTA server: TLS handshake timed out");
-            return;
+            return None;
         }
     };
-    let Some(peer) = tls
+    // The verifier requires a certificate; a connection without one does not get here.
+    let peer = tls
         .get_ref()
         .1
         .peer_certificates()
         .and_then(|certs| certs.first())
-        .map(|leaf| peer_of(leaf))
-    else {
-        return; // The verifier requires a certificate; this does not happen.
-    };
-    let service = service_fn(move |request| {
-        let shared = shared.clone();
-        let peer = peer.clone();
-        async move { Ok::<_, Infallible>(ports::handle(&shared, &peer, request).await) }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(%remote, error = %e, "sandbox XTA server: connection ended with an error");
-            }
-        }
-        _ = shutdown.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
+        .map(|leaf| peer_of(leaf))?;
+    Some((tls, Ports { shared, peer }))
+}
+
+/// The XTA ports for one authenticated client.
+#[derive(Clone)]
+struct Ports {
+    shared: Arc<Shared>,
+    peer: Peer,
+}
+
+impl tower_service::Service<Request<RequestBody>> for Ports {
+    type Response = Response<ports::ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
+        let ports = self.clone();
+        Box::pin(async move { Ok(ports::handle(&ports.shared, &ports.peer, request).await) })
     }
 }
 
