@@ -1,11 +1,10 @@
-//! Fuzz target: JOSE parsing at the FIT-Connect edge — JWE header inspection and decryption
-//! with a fixed test key, JWS header peeking and verification, on mutated compact input.
+//! Fuzz target: JOSE parsing at the FIT-Connect edge — JWE header inspection, decryption with a
+//! fixed test key (one shot and streamed, which must agree), JWS header peeking and
+//! verification, on mutated compact input. Body: `amtsbote::fuzz::jose`.
 #![no_main]
 
 use std::sync::OnceLock;
 
-use amtsbote_fit_connect::jose::jwe::{DecryptOptions, decrypt, inspect};
-use amtsbote_fit_connect::jose::jws::{peek_header, verify};
 use amtsbote_fit_connect::jose::keys::PrivateKey;
 use libfuzzer_sys::fuzz_target;
 
@@ -14,20 +13,14 @@ use libfuzzer_sys::fuzz_target;
 fn key() -> &'static PrivateKey {
     static KEY: OnceLock<PrivateKey> = OnceLock::new();
     KEY.get_or_init(|| {
-        PrivateKey::from_pem(include_bytes!("../keys/fuzz-test-key.pem"), Some("fuzz".into()))
-            .expect("the checked-in fuzz test key parses")
+        PrivateKey::from_pem(
+            include_bytes!("../keys/fuzz-test-key.pem"),
+            Some("fuzz".into()),
+        )
+        .expect("the checked-in fuzz test key parses")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let key = key();
-    let _ = inspect(data);
-    let opts = DecryptOptions {
-        max_plaintext_bytes: 1 << 20,
-    };
-    let _ = decrypt(data, std::slice::from_ref(key), &opts);
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = peek_header(text);
-        let _ = verify(text, &key.public_key());
-    }
+    amtsbote::fuzz::jose(data, key());
 });
