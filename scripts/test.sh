@@ -63,6 +63,10 @@ echo "==> services for the cluster-mode tests (PostgreSQL, RabbitMQ, S3 on loopb
 eval "$(scripts/services.sh start)"
 trap 'scripts/services.sh stop' EXIT
 
+# The fuzz targets' short run is a test of the workspace (tests/fuzz.rs: each target's body on
+# fuzz/corpus/ and 20,000 seeded mutations), not cargo-fuzz: installing cargo-fuzz and building
+# the fuzz crate from scratch takes far longer than CI has (docs/RELIABILITY.md "Fuzzing");
+# long libFuzzer campaigns are scripts/fuzz.sh.
 echo "==> tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast "$@"

@@ -16,6 +16,8 @@ pub mod config;
 pub mod conformance;
 pub mod connectors;
 pub mod embedded;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod inbound;
 pub mod intake;
 pub mod ledger;

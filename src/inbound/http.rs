@@ -25,6 +25,7 @@
 
 use crate::config::{Config, ConfigError, SourceConfig};
 use crate::intake::{Accepted, DocumentLimits, Draft, Intake, IntakeError, Origin};
+use crate::payload::ByteStream;
 use crate::secrets;
 use crate::telemetry::auth_failures::Endpoint;
 use crate::telemetry::events::{AuthFailed, IntakeRefused};
@@ -463,10 +464,130 @@ where
     Ok(buf.freeze())
 }
 
+/// Where the parts of a multipart body go: the message's [`Draft`] in the broker, an in-memory
+/// [`Form`] in [`read_form`] (the entry the fuzz target `multipart` uses), so that both run the
+/// same [`read_multipart`].
+trait PartSink {
+    fn set_document(
+        &mut self,
+        content_type: Option<String>,
+        body: Bytes,
+    ) -> Result<(), IntakeError>;
+
+    async fn attach(
+        &mut self,
+        filename: Option<String>,
+        content_type: Option<String>,
+        data: ByteStream<'_>,
+    ) -> Result<(), IntakeError>;
+}
+
+impl PartSink for Draft {
+    fn set_document(
+        &mut self,
+        content_type: Option<String>,
+        body: Bytes,
+    ) -> Result<(), IntakeError> {
+        Draft::set_document(self, content_type, body)
+    }
+
+    async fn attach(
+        &mut self,
+        filename: Option<String>,
+        content_type: Option<String>,
+        data: ByteStream<'_>,
+    ) -> Result<(), IntakeError> {
+        Draft::attach(self, filename, content_type, data).await
+    }
+}
+
+/// A multipart body read into memory by [`read_form`]: what a draft would have been given.
+#[derive(Debug)]
+pub struct Form {
+    /// The `document` part: its declared content type and its bytes.
+    pub document: Option<(Option<String>, Bytes)>,
+    /// The `attachment` parts: file name, content type, size in bytes.
+    pub attachments: Vec<(Option<String>, Option<String>, u64)>,
+    limits: DocumentLimits,
+    stored_bytes: u64,
+}
+
+impl PartSink for Form {
+    fn set_document(
+        &mut self,
+        content_type: Option<String>,
+        body: Bytes,
+    ) -> Result<(), IntakeError> {
+        self.document = Some((content_type, body));
+        Ok(())
+    }
+
+    /// Reads the attachment within the same bounds the payload store is given by a draft.
+    async fn attach(
+        &mut self,
+        filename: Option<String>,
+        content_type: Option<String>,
+        mut data: ByteStream<'_>,
+    ) -> Result<(), IntakeError> {
+        let limits = &self.limits;
+        let left = limits.max_message_bytes.saturating_sub(self.stored_bytes);
+        let budget = left.min(limits.max_part_bytes);
+        let mut size = 0u64;
+        while let Some(chunk) = data.next().await {
+            size += chunk
+                .map_err(|e| IntakeError::Incomplete(e.to_string()))?
+                .len() as u64;
+            if size > budget {
+                return Err(if limits.max_part_bytes < left {
+                    IntakeError::PartTooLarge {
+                        part: self.attachments.len() + 1,
+                        limit: limits.max_part_bytes,
+                    }
+                } else {
+                    IntakeError::TooLarge {
+                        limit: limits.max_message_bytes,
+                    }
+                });
+            }
+        }
+        self.stored_bytes += size;
+        self.attachments.push((filename, content_type, size));
+        Ok(())
+    }
+}
+
+/// Reads a `multipart/form-data` body the way `POST .../messages` does (axum's extractor, then
+/// [`read_multipart`]), into memory, without a server or a payload store. Not API: the entry of
+/// the fuzz target `multipart` (crate `fuzz/`) and of its stable run in `tests/fuzz.rs`.
+#[doc(hidden)]
+pub fn read_form(
+    content_type: &str,
+    body: Bytes,
+    limits: &DocumentLimits,
+) -> Result<Form, IntakeError> {
+    let request = Request::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .map_err(|e| IntakeError::Incomplete(e.to_string()))?;
+    let mut form = Form {
+        document: None,
+        attachments: Vec::new(),
+        limits: limits.clone(),
+        stored_bytes: 0,
+    };
+    futures::executor::block_on(async {
+        let mut multipart = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| IntakeError::Incomplete(e.body_text()))?;
+        read_multipart(&mut form, &mut multipart, limits).await
+    })?;
+    Ok(form)
+}
+
 /// Fills a draft from a multipart body: at most `limits.max_parts` parts, counted before a
 /// part is read, so that a request with thousands of parts stores at most that many.
 async fn read_multipart(
-    draft: &mut Draft,
+    draft: &mut impl PartSink,
     multipart: &mut Multipart,
     limits: &DocumentLimits,
 ) -> Result<(), IntakeError> {

@@ -24,6 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use amtsbote_xoev::validate::Validator;
+/// The document check intake runs at commit; not API (the fuzz target `multipart` uses it).
+#[doc(hidden)]
+pub use document::check as check_document;
 pub use document::{DocumentFormat, DocumentLimits};
 pub use schema::Rejection;
 

@@ -49,7 +49,7 @@ mod dates;
 mod document;
 mod error;
 mod output;
-mod path;
+pub(crate) mod path;
 mod transform;
 
 use std::path::Path;

@@ -254,14 +254,7 @@ impl XtaClient {
             Operation::CreateMessageId,
             |w| self.write_author(w),
             |_, _| {},
-            |env, _| {
-                let id = env.body_element(NS_WSA, "MessageID")?;
-                let id = id.leaf_text("/Envelope/Body/MessageID")?.trim().to_string();
-                if id.is_empty() {
-                    return Err(Malformed::new("/Envelope/Body/MessageID", "empty"));
-                }
-                Ok(id)
-            },
+            decode_message_id,
         )
         .await
     }
@@ -278,10 +271,7 @@ impl XtaClient {
             Operation::LookupService,
             |w| self.write_author(w),
             |w, _| write_lookup_request(w, queries),
-            |env, _| {
-                let el = env.body_element(NS_XTA, "LookupServiceResponse")?;
-                parse_lookup_response(el, "/Envelope/Body/LookupServiceResponse")
-            },
+            decode_lookup,
         )
         .await
     }
@@ -295,10 +285,7 @@ impl XtaClient {
             Operation::GetTransportReport,
             |w| self.write_author(w),
             |w, _| w.leaf("wsa:MessageID", &[], message_id),
-            |env, _| {
-                let el = env.body_element(NS_XTA, "TransportReport")?;
-                TransportReport::parse(el, "/Envelope/Body/TransportReport")
-            },
+            decode_transport_report,
         )
         .await
     }
@@ -381,27 +368,7 @@ impl XtaClient {
             Operation::GetMessage,
             |w| self.write_author(w),
             |w, _| write_fetch_request(w, message_id),
-            |env, received| {
-                let el = env.body_element(NS_XTA, "GenericContentContainer")?;
-                let container = ContentContainer::parse(
-                    el,
-                    "/Envelope/Body/GenericContentContainer",
-                    received,
-                )?;
-                let metadata = env
-                    .header(NS_OSCIMETA, "MessageMetaData")
-                    .map(|m| MessageMetaData::parse(m, "/Envelope/Header/MessageMetaData"))
-                    .transpose()?;
-                let response = env
-                    .header(NS_OSCI, "MsgBoxResponse")
-                    .map(|r| MsgBoxResponse::parse(r, "/Envelope/Header/MsgBoxResponse"))
-                    .transpose()?;
-                Ok(FetchedMessage {
-                    metadata,
-                    container,
-                    response,
-                })
-            },
+            decode_fetched,
         )
         .await
     }
@@ -561,6 +528,80 @@ impl Answer {
         }
         decode(&envelope, &received).map_err(|e| decode_err(e.to_string()))
     }
+}
+
+/// What the client makes of any HTTP answer: unpacking (SOAP or MTOM), the envelope, a fault,
+/// and the decoder of every operation with output, each tried on the same answer. Returns how
+/// many decoders accepted it. Not API: the entry of the fuzz target `xta_soap` (crate `fuzz/`)
+/// and of its stable run in the broker's `tests/fuzz.rs`.
+#[doc(hidden)]
+pub fn interpret_any_answer(status: u16, content_type: Option<&str>, body: Bytes) -> usize {
+    let answer = |operation| Answer {
+        operation,
+        status,
+        content_type: content_type.map(str::to_string),
+        body: body.clone(),
+        request_id: None,
+        limits: XmlLimits::default(),
+    };
+    [
+        answer(Operation::CreateMessageId)
+            .interpret(decode_message_id)
+            .is_ok(),
+        answer(Operation::LookupService)
+            .interpret(decode_lookup)
+            .is_ok(),
+        answer(Operation::GetTransportReport)
+            .interpret(decode_transport_report)
+            .is_ok(),
+        answer(Operation::GetStatusList)
+            .interpret(decode_status_list)
+            .is_ok(),
+        answer(Operation::GetMessage)
+            .interpret(decode_fetched)
+            .is_ok(),
+    ]
+    .into_iter()
+    .filter(|ok| *ok)
+    .count()
+}
+
+fn decode_message_id(env: &Envelope<'_>, _: &Received) -> Result<String, Malformed> {
+    let id = env.body_element(NS_WSA, "MessageID")?;
+    let id = id.leaf_text("/Envelope/Body/MessageID")?.trim().to_string();
+    if id.is_empty() {
+        return Err(Malformed::new("/Envelope/Body/MessageID", "empty"));
+    }
+    Ok(id)
+}
+
+fn decode_lookup(env: &Envelope<'_>, _: &Received) -> Result<Vec<ServiceAvailability>, Malformed> {
+    let el = env.body_element(NS_XTA, "LookupServiceResponse")?;
+    parse_lookup_response(el, "/Envelope/Body/LookupServiceResponse")
+}
+
+fn decode_transport_report(env: &Envelope<'_>, _: &Received) -> Result<TransportReport, Malformed> {
+    let el = env.body_element(NS_XTA, "TransportReport")?;
+    TransportReport::parse(el, "/Envelope/Body/TransportReport")
+}
+
+fn decode_fetched(env: &Envelope<'_>, received: &Received) -> Result<FetchedMessage, Malformed> {
+    let el = env.body_element(NS_XTA, "GenericContentContainer")?;
+    let container =
+        ContentContainer::parse(el, "/Envelope/Body/GenericContentContainer", received)?;
+    let metadata = env
+        .header(NS_OSCIMETA, "MessageMetaData")
+        .map(|m| MessageMetaData::parse(m, "/Envelope/Header/MessageMetaData"))
+        .transpose()?;
+    let response = env
+        .header(NS_OSCI, "MsgBoxResponse")
+        .map(|r| MsgBoxResponse::parse(r, "/Envelope/Header/MsgBoxResponse"))
+        .transpose()?;
+    Ok(FetchedMessage {
+        metadata,
+        container,
+        response,
+    })
 }
 
 fn decode_status_list(env: &Envelope<'_>, _: &Received) -> Result<StatusList, Malformed> {
