@@ -90,7 +90,17 @@ start_rabbit() {
     printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$amqp_port" > "$RABBITMQ_CONFIG_FILE.conf"
     if ! rabbitmqctl -n "$node" status >/dev/null 2>&1; then
         "$rabbit_bin/rabbitmq-server" -detached >/dev/null 2>&1
-        rabbitmqctl -n "$node" wait --timeout 60 "$RABBITMQ_PID_FILE" >/dev/null
+        # `wait` can give up with `rabbit_is_not_running` while the node is still booting
+        # (seen on a loaded 2-core machine), so wait for the application itself, with retries.
+        rabbitmqctl -n "$node" wait --timeout 60 "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || true
+        for _ in $(seq 1 24); do
+            if rabbitmqctl -n "$node" await_startup --timeout 5 >/dev/null 2>&1; then
+                return
+            fi
+            sleep 1
+        done
+        echo "RabbitMQ node $node did not start within about 3 minutes, see $dir/rabbitmq/log" >&2
+        exit 1
     fi
 }
 
