@@ -52,6 +52,15 @@ pub fn private_file_options() -> std::fs::OpenOptions {
     opts
 }
 
+/// Writes `data` to `path` (created or truncated) readable and writable by the broker's user
+/// only: payloads, keys and secrets the broker or its sandboxes write.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = private_file_options();
+    opts.write(true).create(true).truncate(true);
+    opts.open(path)?.write_all(data)
+}
+
 /// Creates the data directory private, or tightens an existing one: an installation made by an
 /// earlier version (or under a loose umask) has a 0755 directory and 0644 files, which every
 /// local user could copy. Tightening is chosen over refusing because the files are the

@@ -7,15 +7,14 @@
 //! renamed but not yet flushed when the machine crashed is not referenced by the ledger (intake
 //! writes the ledger row after `put` returns) and is removed by the orphan sweep.
 
-use super::sealed::{CHUNK, HEADER, Opener, PayloadKey, Sealer, TAG, open_all, seal_all};
+use super::incoming::{Incoming, SealedPieces};
+use super::sealed::{CHUNK, HEADER, Opener, PayloadKey, TAG, open_all, seal_all};
 use super::{ByteStream, PayloadError, PayloadStore, Stored};
 use crate::message::MessageId;
 use crate::sync_group::{self, SyncGroup};
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
 use futures::stream::BoxStream;
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -87,10 +86,6 @@ fn private_create() -> std::fs::OpenOptions {
     opts
 }
 
-fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    private_create().open(path)?.write_all(data)
-}
 
 fn io_err(id: MessageId, e: impl std::fmt::Display) -> PayloadError {
     PayloadError::Io {
@@ -115,7 +110,7 @@ impl LocalStore {
         let tmp_path = shard.join(format!(".{id}.{part}.tmp"));
         tokio::task::spawn_blocking(move || {
             crate::at_rest::create_private_dir(&shard)?;
-            let written = write_private(&tmp_path, &sealed).and_then(|()| {
+            let written = crate::at_rest::write_private(&tmp_path, &sealed).and_then(|()| {
                 if !sync_group::COVERS_FILE_DATA {
                     std::fs::File::open(&tmp_path)?.sync_all()?;
                 }
@@ -131,15 +126,13 @@ impl LocalStore {
         .map_err(|e| io_err(id, e))
     }
 
-    /// Streams a large part to disk: `head` is what was read already, `rest` the remainder.
+    /// Streams a large part to disk: `pieces` seals what was read already and the rest.
     async fn write_streaming(
         &self,
         id: MessageId,
         part: &str,
-        head: BytesMut,
-        mut rest: ByteStream<'_>,
-        mut hasher: Sha256,
-        limit: u64,
+        mut pieces: SealedPieces<'_>,
+        header: Vec<u8>,
     ) -> Result<Stored, PayloadError> {
         let shard = self.shard(id);
         let dir = shard.clone();
@@ -153,35 +146,10 @@ impl LocalStore {
                 .open(&tmp_path)
                 .await
                 .map_err(|e| io_err(id, e))?;
-            let (mut sealer, header) = Sealer::new(&self.key, &id.to_string(), part);
             file.write_all(&header).await.map_err(|e| io_err(id, e))?;
-            let mut size = head.len() as u64;
-            let mut pending = head;
-            loop {
-                // Seal a full chunk only when more follows, so the last chunk is sealed as last.
-                while pending.len() > CHUNK {
-                    let piece = pending.split_to(CHUNK);
-                    file.write_all(&sealer.seal(&piece))
-                        .await
-                        .map_err(|e| io_err(id, e))?;
-                }
-                let Some(chunk) = rest.next().await else {
-                    break;
-                };
-                let chunk = chunk.map_err(|e| PayloadError::Source {
-                    id,
-                    reason: e.to_string(),
-                })?;
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(PayloadError::TooLarge { id, limit });
-                }
-                hasher.update(&chunk);
-                pending.extend_from_slice(&chunk);
+            while let Some(piece) = pieces.next().await? {
+                file.write_all(&piece).await.map_err(|e| io_err(id, e))?;
             }
-            file.write_all(&sealer.finish(&pending))
-                .await
-                .map_err(|e| io_err(id, e))?;
             if !sync_group::COVERS_FILE_DATA {
                 file.sync_all().await.map_err(|e| io_err(id, e))?;
             }
@@ -191,10 +159,7 @@ impl LocalStore {
             tokio::fs::rename(&tmp_path, self.path(id, part))
                 .await
                 .map_err(|e| io_err(id, e))?;
-            Ok(Stored {
-                size,
-                sha256: hex::encode(hasher.finalize()),
-            })
+            Ok(pieces.stored())
         }
         .await;
         if result.is_err() {
@@ -210,38 +175,18 @@ impl PayloadStore for LocalStore {
         &self,
         id: MessageId,
         part: &str,
-        mut data: ByteStream<'_>,
+        data: ByteStream<'_>,
         limit: u64,
     ) -> Result<Stored, PayloadError> {
-        let mut hasher = Sha256::new();
-        let mut head = BytesMut::new();
-        let mut large = false;
-        while let Some(chunk) = data.next().await {
-            let chunk = chunk.map_err(|e| PayloadError::Source {
-                id,
-                reason: e.to_string(),
-            })?;
-            if (head.len() + chunk.len()) as u64 > limit {
-                return Err(PayloadError::TooLarge { id, limit });
-            }
-            hasher.update(&chunk);
-            head.extend_from_slice(&chunk);
-            if head.len() > IN_MEMORY {
-                large = true;
-                break;
-            }
-        }
-        let stored = if large {
-            self.write_streaming(id, part, head, data, hasher, limit)
-                .await?
+        let mut incoming = Incoming::new(id, data, limit);
+        let (head, more) = incoming.head(IN_MEMORY).await?;
+        let stored = if more {
+            let (pieces, header) = SealedPieces::new(&self.key, part, head, incoming);
+            self.write_streaming(id, part, pieces, header).await?
         } else {
-            let size = head.len() as u64;
             let sealed = seal_all(&self.key, &id.to_string(), part, &head);
             self.write_small(id, part, sealed).await?;
-            Stored {
-                size,
-                sha256: hex::encode(hasher.finalize()),
-            }
+            incoming.stored()
         };
         self.sync_group().sync().await.map_err(|e| io_err(id, e))?;
         Ok(stored)
@@ -373,7 +318,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stored.size, secret.len() as u64);
-        assert_eq!(stored.sha256, hex::encode(Sha256::digest(&secret)));
+        assert_eq!(stored.sha256, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&secret)));
         let on_disk = std::fs::read(store.path(id, "payload")).unwrap();
         assert!(
             !on_disk.windows(8).any(|w| w == &b"Mustermann"[..8]),

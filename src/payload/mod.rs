@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 pub mod conformance;
+mod incoming;
 pub mod local;
 pub mod s3;
 pub mod sealed;

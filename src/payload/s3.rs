@@ -17,7 +17,8 @@
 //! An object becomes visible only when its PUT or its multipart upload completes, and S3
 //! acknowledges those only once durable, so `put` returning means durable.
 
-use super::sealed::{CHUNK, HEADER, Opener, PayloadKey, Sealer, TAG, seal_all};
+use super::incoming::{Incoming, SealedPieces};
+use super::sealed::{CHUNK, HEADER, Opener, PayloadKey, TAG, seal_all};
 use super::{ByteStream, PayloadError, PayloadStore, Stored};
 use crate::config::cluster::S3Config;
 use crate::message::MessageId;
@@ -29,7 +30,6 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -217,18 +217,14 @@ impl S3Store {
         }
     }
 
-    /// Streams a large part into a multipart upload: `head` is what was read already (its
-    /// bytes are counted in `size` and `hasher`), `rest` the remainder.
-    #[allow(clippy::too_many_arguments)]
+    /// Streams a large part into a multipart upload: `pieces` seals what was read already and
+    /// the rest.
     async fn put_multipart(
         &self,
         id: MessageId,
         part: &str,
-        head: BytesMut,
-        mut rest: ByteStream<'_>,
-        mut hasher: Sha256,
-        mut size: u64,
-        limit: u64,
+        mut pieces: SealedPieces<'_>,
+        header: Vec<u8>,
     ) -> Result<Stored, PayloadError> {
         let path = self.path(id, part);
         let upload = self
@@ -239,34 +235,14 @@ impl S3Store {
         let mut guard = AbortOnDrop(Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)));
         let writer = guard.0.as_mut().expect("set above");
         let written: Result<(), PayloadError> = async {
-            let (mut sealer, header) = Sealer::new(&self.key, &id.to_string(), part);
             writer.put(Bytes::from(header));
-            let mut pending = head;
-            loop {
-                // Seal a full chunk only when more follows, so the last chunk is sealed as last.
-                while pending.len() > CHUNK {
-                    let piece = pending.split_to(CHUNK);
-                    writer
-                        .wait_for_capacity(PARTS_IN_FLIGHT)
-                        .await
-                        .map_err(|e| self.io(id, &e))?;
-                    writer.put(Bytes::from(sealer.seal(&piece)));
-                }
-                let Some(chunk) = rest.next().await else {
-                    break;
-                };
-                let chunk = chunk.map_err(|e| PayloadError::Source {
-                    id,
-                    reason: e.to_string(),
-                })?;
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(PayloadError::TooLarge { id, limit });
-                }
-                hasher.update(&chunk);
-                pending.extend_from_slice(&chunk);
+            while let Some(piece) = pieces.next().await? {
+                writer
+                    .wait_for_capacity(PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(|e| self.io(id, &e))?;
+                writer.put(Bytes::from(piece));
             }
-            writer.put(Bytes::from(sealer.finish(&pending)));
             // All parts uploaded before completing: `finish` would not abort on a failed part.
             writer
                 .wait_for_capacity(0)
@@ -279,10 +255,7 @@ impl S3Store {
             // `finish` aborts the upload itself when completing fails.
             Ok(()) => {
                 writer.finish().await.map_err(|e| self.io(id, &e))?;
-                Ok(Stored {
-                    size,
-                    sha256: hex::encode(hasher.finalize()),
-                })
+                Ok(pieces.stored())
             }
             Err(e) => {
                 if let Err(abort) = writer.abort().await {
@@ -334,38 +307,21 @@ impl PayloadStore for S3Store {
         &self,
         id: MessageId,
         part: &str,
-        mut data: ByteStream<'_>,
+        data: ByteStream<'_>,
         limit: u64,
     ) -> Result<Stored, PayloadError> {
-        let mut hasher = Sha256::new();
-        let mut head = BytesMut::new();
-        let mut size = 0u64;
-        while let Some(chunk) = data.next().await {
-            let chunk = chunk.map_err(|e| PayloadError::Source {
-                id,
-                reason: e.to_string(),
-            })?;
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(PayloadError::TooLarge { id, limit });
-            }
-            hasher.update(&chunk);
-            head.extend_from_slice(&chunk);
-            if head.len() > SINGLE_PUT {
-                return self
-                    .put_multipart(id, part, head, data, hasher, size, limit)
-                    .await;
-            }
+        let mut incoming = Incoming::new(id, data, limit);
+        let (head, more) = incoming.head(SINGLE_PUT).await?;
+        if more {
+            let (pieces, header) = SealedPieces::new(&self.key, part, head, incoming);
+            return self.put_multipart(id, part, pieces, header).await;
         }
         let sealed = seal_all(&self.key, &id.to_string(), part, &head);
         self.store
             .put(&self.path(id, part), Bytes::from(sealed).into())
             .await
             .map_err(|e| self.io(id, &e))?;
-        Ok(Stored {
-            size,
-            sha256: hex::encode(hasher.finalize()),
-        })
+        Ok(incoming.stored())
     }
 
     async fn get(
