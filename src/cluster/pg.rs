@@ -16,11 +16,10 @@
 //! handed out again and again.
 
 use crate::config::cluster::PostgresConfig;
-use crate::embedded::ledger::verify_chain;
 use crate::ledger::chain::{self, Link};
 use crate::ledger::{
-    Admission, ChainVerdict, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail,
-    MessageFilter, MessageRecord, NewMessage, Outbox, OutboxEntry, StateCount, Transition,
+    Admission, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail, MessageFilter,
+    MessageRecord, NewMessage, Outbox, OutboxEntry, StateCount, Transition,
 };
 use crate::message::{Envelope, MessageId, Millis, Part, State, XoevHeader, now_millis};
 use async_trait::async_trait;
@@ -739,12 +738,6 @@ impl Ledger for PgLedger {
             .collect()
     }
 
-    async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError> {
-        let detail = self.get(id).await?.ok_or(LedgerError::NotFound(id))?;
-        // The same check as the embedded ledger's: one chain, one verdict.
-        Ok(verify_chain(&detail.message, &detail.history))
-    }
-
     async fn inbound_claim(
         &self,
         source: &str,
@@ -920,6 +913,7 @@ pub(crate) mod tests {
     //! in a schema of its own on the server named by `AMTSBOTE_TEST_PG_URL`, and drops it.
     use super::*;
     use crate::config::SecretRef;
+    use crate::ledger::ChainVerdict;
     use crate::conformance::{self, Subject};
     use crate::queue::{Consumer, Queue, QueueDepth, QueueError};
     use std::collections::{BTreeSet, HashMap};

@@ -3,8 +3,8 @@
 use super::db::{Database, DbFailure};
 use crate::ledger::chain::{self, Link};
 use crate::ledger::{
-    Admission, ChainVerdict, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail,
-    MessageFilter, MessageRecord, NewMessage, StateCount, Transition,
+    Admission, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail, MessageFilter,
+    MessageRecord, NewMessage, StateCount, Transition,
 };
 use crate::message::{Envelope, MessageId, Millis, State, now_millis};
 use async_trait::async_trait;
@@ -262,43 +262,6 @@ fn read_history(conn: &Connection, id: MessageId) -> rusqlite::Result<Vec<Histor
     rows.collect()
 }
 
-/// Recomputes the chain of one message from its identity and history.
-pub(crate) fn verify_chain(record: &MessageRecord, history: &[HistoryEntry]) -> ChainVerdict {
-    let mut prev = chain::genesis(
-        record.id,
-        &record.tenant,
-        &record.source,
-        record.transport_id.as_deref(),
-        record.received_at,
-    );
-    for (i, e) in history.iter().enumerate() {
-        let expected = chain::link(
-            &prev,
-            &Link {
-                id: record.id,
-                seq: e.seq,
-                state: e.state,
-                at: e.at,
-                actor: &e.actor,
-                reason: &e.reason,
-                attempt: e.attempt,
-            },
-        );
-        if e.seq != i as u32 + 1 || e.prev_hash != prev || e.hash != expected {
-            return ChainVerdict::Broken { seq: e.seq };
-        }
-        prev = expected;
-    }
-    if prev != record.head_hash {
-        return ChainVerdict::Broken {
-            seq: history.len() as u32,
-        };
-    }
-    ChainVerdict::Intact {
-        entries: history.len() as u32,
-    }
-}
-
 #[async_trait]
 impl Ledger for SqliteLedger {
     async fn admit(&self, message: NewMessage) -> Result<Admission, LedgerError> {
@@ -487,11 +450,6 @@ impl Ledger for SqliteLedger {
                 Ok::<_, LedgerError>(())
             })
             .await
-    }
-
-    async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError> {
-        let detail = self.get(id).await?.ok_or(LedgerError::NotFound(id))?;
-        Ok(verify_chain(&detail.message, &detail.history))
     }
 
     async fn lease_poller(

@@ -5,6 +5,7 @@
 //! Fields are length-prefixed before hashing so that no two different histories can produce
 //! the same byte stream.
 
+use super::{ChainVerdict, HistoryEntry, MessageRecord};
 use crate::message::{MessageId, Millis, State};
 use sha2::{Digest, Sha256};
 
@@ -57,6 +58,44 @@ pub fn link(prev_hash: &str, l: &Link<'_>) -> String {
         &l.attempt.map(i64::from).unwrap_or(-1).to_be_bytes(),
     );
     hex::encode(h.finalize())
+}
+
+/// Recomputes the chain of one message from its identity and history: the one check every
+/// ledger implementation answers [`super::Ledger::verify`] with.
+pub fn verify(record: &MessageRecord, history: &[HistoryEntry]) -> ChainVerdict {
+    let mut prev = genesis(
+        record.id,
+        &record.tenant,
+        &record.source,
+        record.transport_id.as_deref(),
+        record.received_at,
+    );
+    for (i, e) in history.iter().enumerate() {
+        let expected = link(
+            &prev,
+            &Link {
+                id: record.id,
+                seq: e.seq,
+                state: e.state,
+                at: e.at,
+                actor: &e.actor,
+                reason: &e.reason,
+                attempt: e.attempt,
+            },
+        );
+        if e.seq != i as u32 + 1 || e.prev_hash != prev || e.hash != expected {
+            return ChainVerdict::Broken { seq: e.seq };
+        }
+        prev = expected;
+    }
+    if prev != record.head_hash {
+        return ChainVerdict::Broken {
+            seq: history.len() as u32,
+        };
+    }
+    ChainVerdict::Intact {
+        entries: history.len() as u32,
+    }
 }
 
 #[cfg(test)]

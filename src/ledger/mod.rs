@@ -248,7 +248,10 @@ pub trait Ledger: Send + Sync {
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError>;
 
     /// Recomputes the history's hash chain of one message.
-    async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError>;
+    async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError> {
+        let detail = self.get(id).await?.ok_or(LedgerError::NotFound(id))?;
+        Ok(chain::verify(&detail.message, &detail.history))
+    }
 
     /// Inbound journal: records (or updates the note of) a transport id an inbound adapter
     /// has taken or is about to take off its transport and has not answered there yet.

@@ -86,7 +86,6 @@ fn private_create() -> std::fs::OpenOptions {
     opts
 }
 
-
 fn io_err(id: MessageId, e: impl std::fmt::Display) -> PayloadError {
     PayloadError::Io {
         id,
@@ -318,7 +317,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stored.size, secret.len() as u64);
-        assert_eq!(stored.sha256, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&secret)));
+        assert_eq!(
+            stored.sha256,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&secret))
+        );
         let on_disk = std::fs::read(store.path(id, "payload")).unwrap();
         assert!(
             !on_disk.windows(8).any(|w| w == &b"Mustermann"[..8]),
