@@ -10,7 +10,7 @@
 //!
 //! Answers: 2xx delivered (a `Location` header or a JSON `reference` field becomes the
 //! receipt); 408, 429, 5xx, timeouts and connection errors transient (honouring
-//! `Retry-After` seconds); any other status permanent, with an excerpt of the response body as
+//! `Retry-After`, seconds or a date); any other status permanent, with an excerpt of the response body as
 //! the reason so the operator sees why the Fachverfahren refused.
 
 use super::{Connector, DeliveryError, Parts, Receipt};
@@ -21,7 +21,7 @@ use futures::TryStreamExt;
 use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Longest response excerpt kept as a failure reason.
 const EXCERPT: usize = 300;
@@ -96,14 +96,19 @@ fn excerpt(body: &[u8]) -> String {
 }
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    resp.headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    let value = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    retry_after_value(value, SystemTime::now())
+}
+
+/// `Retry-After` is either seconds or an HTTP date (RFC 9110 §10.2.3); a date in the past
+/// means "now".
+fn retry_after_value(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 fn reference(location: Option<String>, body: &[u8]) -> Option<String> {
@@ -257,6 +262,26 @@ mod tests {
         let long = "x".repeat(1000);
         let e = excerpt(long.as_bytes());
         assert_eq!(e.chars().count(), EXCERPT + 1);
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = httpdate::parse_http_date("Sun, 06 Dec 2026 08:00:00 GMT").unwrap();
+        assert_eq!(
+            retry_after_value(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after_value("Sun, 06 Dec 2026 08:05:00 GMT", now),
+            Some(Duration::from_secs(300))
+        );
+        // A date already passed: try again now, not never.
+        assert_eq!(
+            retry_after_value("Sun, 06 Dec 2026 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after_value("soon", now), None);
+        assert_eq!(retry_after_value("-5", now), None);
     }
 
     #[test]

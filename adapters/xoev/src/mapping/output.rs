@@ -298,14 +298,21 @@ fn scalar_text(value: &Value) -> String {
     }
 }
 
+/// Escapes a text node or an attribute value: the markup characters by quick-xml, then the
+/// whitespace an XML parser would otherwise normalise away (a carriage return anywhere; a line
+/// break or tab in an attribute turns into a space, XML 1.0 §3.3.3), so values arrive as mapped.
 fn escape(text: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let marked = if attribute {
+        quick_xml::escape::escape(text)
+    } else {
+        quick_xml::escape::partial_escape(text)
+    };
+    if !marked.contains(['\r', '\n', '\t']) {
+        return marked.into_owned();
+    }
+    let mut out = String::with_capacity(marked.len() + 8);
+    for c in marked.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
             '\n' if attribute => out.push_str("&#10;"),
             '\t' if attribute => out.push_str("&#9;"),
             '\r' => out.push_str("&#13;"),
