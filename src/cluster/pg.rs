@@ -913,8 +913,8 @@ pub(crate) mod tests {
     //! in a schema of its own on the server named by `AMTSBOTE_TEST_PG_URL`, and drops it.
     use super::*;
     use crate::config::SecretRef;
-    use crate::ledger::ChainVerdict;
     use crate::conformance::{self, Subject};
+    use crate::ledger::ChainVerdict;
     use crate::queue::{Consumer, Queue, QueueDepth, QueueError};
     use std::collections::{BTreeSet, HashMap};
     use std::time::Instant;

@@ -96,7 +96,11 @@ fn excerpt(body: &[u8]) -> String {
 }
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let value = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let value = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     retry_after_value(value, SystemTime::now())
 }
 

@@ -7,9 +7,11 @@
 //! set that covers this: `%Y %y %m %-m %d %-d %B %H %M %S %f %z %:z %%`, plus the names
 //! `xs:date` and `xs:dateTime` for the XML Schema forms.
 //!
-//! The code is our own (a few hundred lines) rather than a date library: the formats are
-//! checked when the mapping is loaded, reading is strict (the whole value must match,
-//! February 30th is not a date), and nothing here can panic or print a value.
+//! Reading and writing the formats is our own code rather than a date library's parser: the
+//! formats are checked when the mapping is loaded, reading is strict (the whole value must
+//! match), month names are German, fractions are kept digit for digit, and nothing here can
+//! panic or print a value. The calendar itself (is February 30th a date, what is this instant
+//! in UTC) is the `time` crate's.
 
 use std::fmt::Write as _;
 
@@ -72,6 +74,8 @@ struct Time {
 pub(crate) enum WriteError {
     /// The format (or `utc = true`) needs a time zone, the value has none.
     NoTimezone,
+    /// In UTC the value falls outside the years 1 to 9999.
+    OutOfRange,
 }
 
 const MONTHS_DE: [&str; 12] = [
@@ -280,17 +284,24 @@ impl Moment {
     pub(crate) fn to_utc(&self) -> Result<Moment, WriteError> {
         let offset = self.offset.ok_or(WriteError::NoTimezone)?;
         let time = self.time.clone().unwrap_or_default();
-        let days = days_from_civil(i64::from(self.year), self.month, self.day);
-        let minutes = days * 1440 + i64::from(time.hour * 60 + time.minute) - i64::from(offset);
-        let (days, minute_of_day) = (minutes.div_euclid(1440), minutes.rem_euclid(1440));
-        let (year, month, day) = civil_from_days(days);
+        let local = calendar_date(self.year, self.month, self.day)
+            .and_then(|date| {
+                let clock = time::Time::from_hms(time.hour as u8, time.minute as u8, 0).ok()?;
+                let offset = time::UtcOffset::from_whole_seconds(offset * 60).ok()?;
+                Some(time::PrimitiveDateTime::new(date, clock).assume_offset(offset))
+            })
+            .ok_or(WriteError::OutOfRange)?;
+        let utc = local
+            .checked_to_offset(time::UtcOffset::UTC)
+            .filter(|utc| (1..=9999).contains(&utc.year()))
+            .ok_or(WriteError::OutOfRange)?;
         Ok(Moment {
-            year: i32::try_from(year).unwrap_or(i32::MAX),
-            month,
-            day,
+            year: utc.year(),
+            month: u32::from(u8::from(utc.month())),
+            day: u32::from(utc.day()),
             time: Some(Time {
-                hour: (minute_of_day / 60) as u32,
-                minute: (minute_of_day % 60) as u32,
+                hour: u32::from(utc.hour()),
+                minute: u32::from(utc.minute()),
                 ..time
             }),
             offset: Some(0),
@@ -445,9 +456,7 @@ fn finish(
         return None;
     }
     let year = i32::try_from(year).ok()?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
+    calendar_date(year, month, day)?;
     if let Some(t) = &time
         && (t.hour > 23 || t.minute > 59 || t.second > 59)
     {
@@ -462,42 +471,10 @@ fn finish(
     })
 }
 
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (H. Hinnant's algorithm, proleptic Gregorian).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_index + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// The date, if it is one in the Gregorian calendar.
+fn calendar_date(year: i32, month: u32, day: u32) -> Option<time::Date> {
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    time::Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()
 }
 
 #[cfg(test)]
@@ -605,12 +582,25 @@ mod tests {
     }
 
     #[test]
-    fn civil_day_conversion_round_trips() {
-        for days in (-800_000..800_000).step_by(997) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
+    fn utc_outside_the_years_1_to_9999_is_refused_not_wrapped() {
+        let late = Format::XsDateTime
+            .read("9999-12-31T23:30:00-01:00")
+            .unwrap();
+        assert_eq!(late.to_utc(), Err(WriteError::OutOfRange));
+        let early = Format::XsDateTime
+            .read("0001-01-01T00:30:00+01:00")
+            .unwrap();
+        assert_eq!(early.to_utc(), Err(WriteError::OutOfRange));
+        let leap = Format::XsDateTime
+            .read("2024-02-29T00:30:00+01:00")
+            .unwrap();
+        assert_eq!(
+            Format::XsDateTime.write(&leap.to_utc().unwrap()).unwrap(),
+            "2024-02-28T23:30:00+00:00"
+        );
+        assert_eq!(Format::XsDate.read("2023-02-29"), None);
+        assert_eq!(Format::XsDate.read("2000-02-29").map(|_| ()), Some(()));
+        assert_eq!(Format::XsDate.read("1900-02-29"), None);
     }
 
     #[test]

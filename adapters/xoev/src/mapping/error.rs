@@ -175,6 +175,9 @@ pub enum Problem {
     /// The value has no time zone, but the output format or `utc = true` needs one.
     #[error("value has no time zone, which the date format needs")]
     NoTimezone,
+    /// Converted to UTC, the value falls outside the years 1 to 9999.
+    #[error("value falls outside the years 1 to 9999 in UTC")]
+    DateOutOfRange,
     /// A `number` transform could not read the value.
     #[error("value is not a number")]
     NotANumber,

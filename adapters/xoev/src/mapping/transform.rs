@@ -218,6 +218,7 @@ pub(crate) fn check_pipeline(pipeline: &[Transform], names: &[&str]) -> Result<(
 fn date_problem(error: WriteError) -> Problem {
     match error {
         WriteError::NoTimezone => Problem::NoTimezone,
+        WriteError::OutOfRange => Problem::DateOutOfRange,
     }
 }
 
