@@ -49,6 +49,8 @@ pub struct MediaType {
 
 impl MediaType {
     /// Parses a `Content-Type` value (RFC 9110 syntax, quoted strings with backslash escapes).
+    /// Our own because the `mime` crate refuses the backslash escapes that WCF servers write
+    /// into `start-info` (`start-info="application/soap+xml; action=\"…\""`).
     pub fn parse(value: &str) -> Result<MediaType, String> {
         let (essence, mut rest) = match value.find(';') {
             Some(i) => (&value[..i], &value[i + 1..]),
@@ -297,24 +299,16 @@ fn parse_multipart(media: &MediaType, body: Bytes) -> Result<Received, String> {
 
 type MediaTypeOrNone = Option<MediaType>;
 
-/// RFC 2392: `cid:` URLs percent-encode the Content-ID.
+/// RFC 2392: `cid:` URLs percent-encode the Content-ID. `None` when there is nothing to
+/// decode or the result is no UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
         return None;
     }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 /// Binary parts collected while an envelope is written. In [`ContentEncoding::Inline`] mode
@@ -531,6 +525,16 @@ mod tests {
         .unwrap();
         assert_eq!(&received.root[..], b"<e/>");
         assert_eq!(&received.part("cid:a%40b").unwrap()[..], b"hi");
+        // A plain Content-ID referenced percent-encoded (RFC 2392), as Metro writes it.
+        let plain = body.replace("<a%40b>", "<a@b>");
+        let received = Received::from_http(
+            "multipart/related; type=\"application/xop+xml\"; boundary=b1",
+            Bytes::from(plain),
+        )
+        .unwrap();
+        assert_eq!(&received.part("cid:a%40b").unwrap()[..], b"hi");
+        assert_eq!(&received.part("cid:a@b").unwrap()[..], b"hi");
+        assert!(received.part("cid:a%41b").is_none());
         assert!(Received::from_http("multipart/related; boundary=zz", Bytes::from(body)).is_err());
         assert!(Received::from_http("image/png", Bytes::new()).is_err());
     }
