@@ -246,8 +246,8 @@ async fn a_crash_between_intake_and_answer_is_recovered_once() {
     let mut b = Broker::start(Behaviour::default(), &routes(&fc, "1s")).await;
     b.kill9();
     b.env.push((
-        "AMTSBOTE_FAILPOINT".into(),
-        "fit-connect-before-answer".into(),
+        "FAILPOINTS".into(),
+        "fit-connect-before-answer=return".into(),
     ));
     b.spawn().await;
     let sent = fc

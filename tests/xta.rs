@@ -138,7 +138,7 @@ async fn a_crash_after_intake_before_close_leads_to_one_message() {
     let mut b = Broker::start(Behaviour::default(), &extra).await;
     b.kill9();
     b.env
-        .push(("AMTSBOTE_FAILPOINT".into(), "xta-before-close".into()));
+        .push(("FAILPOINTS".into(), "xta-before-close=return".into()));
     b.spawn().await;
     let id = x.deliver(
         &gewerbe_xml(),

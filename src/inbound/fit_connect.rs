@@ -55,10 +55,6 @@ fn leika(identifier: &str) -> String {
         .to_string()
 }
 
-/// Failpoint for crash tests: with `AMTSBOTE_FAILPOINT=fit-connect-before-answer` the process
-/// aborts after intake made a submission durable and before the sender is answered.
-const FAILPOINT_BEFORE_ANSWER: &str = "fit-connect-before-answer";
-
 /// Why a callback was refused: the `outcome` label of `amtsbote_fit_connect_callbacks_total`
 /// and a reason for the log (never the body or the MAC).
 #[derive(Debug)]
@@ -423,10 +419,12 @@ impl Adapter {
                 None => return Ok(()),
             },
         };
-        if std::env::var("AMTSBOTE_FAILPOINT").as_deref() == Ok(FAILPOINT_BEFORE_ANSWER) {
-            tracing::error!("failpoint {FAILPOINT_BEFORE_ANSWER}: aborting");
-            std::process::abort();
-        }
+        // Crash tests: the process dies after intake made the submission durable and before
+        // the sender is answered (`FAILPOINTS=fit-connect-before-answer=return`).
+        fail::fail_point!("fit-connect-before-answer", |_| {
+            tracing::error!("failpoint fit-connect-before-answer: aborting");
+            std::process::abort()
+        });
         self.answer(submission_id, id, &note).await
     }
 

@@ -49,10 +49,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Failpoint for crash tests: with `AMTSBOTE_FAILPOINT=xta-before-close` the process aborts
-/// after intake made a message durable and before it is closed at the XTA server.
-const FAILPOINT_BEFORE_CLOSE: &str = "xta-before-close";
-
 /// Status list pages read in one round at most (a server that never stops saying
 /// `ItemsPending` must not keep a round going forever).
 const MAX_PAGES: usize = 10_000;
@@ -592,10 +588,12 @@ impl Adapter {
                 (accepted.id, size, false, rejected_by)
             }
         };
-        if std::env::var("AMTSBOTE_FAILPOINT").as_deref() == Ok(FAILPOINT_BEFORE_CLOSE) {
-            tracing::error!("failpoint {FAILPOINT_BEFORE_CLOSE}: aborting");
-            std::process::abort();
-        }
+        // Crash tests: the process dies after intake made the message durable and before it
+        // is closed at the XTA server (`FAILPOINTS=xta-before-close=return`).
+        fail::fail_point!("xta-before-close", |_| {
+            tracing::error!("failpoint xta-before-close: aborting");
+            std::process::abort()
+        });
         match a.client.close(None, &[transport_id]).await {
             Ok(()) => {}
             // Closed already (by us, before a lost answer): done.
