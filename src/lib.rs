@@ -25,6 +25,7 @@ pub mod message;
 pub mod payload;
 pub mod queue;
 pub mod replay;
+pub mod retention;
 pub mod routing;
 pub mod sandbox;
 pub mod secrets;

@@ -695,6 +695,10 @@ impl Ledger for PgLedger {
             args.push(before);
             sql.push_str(&format!(" AND updated_at < ${}", args.len()));
         }
+        if !filter.exclude_tenants.is_empty() {
+            args.push(&filter.exclude_tenants);
+            sql.push_str(&format!(" AND NOT (tenant = ANY(${}))", args.len()));
+        }
         // UUIDv7 ids compare bytewise in PostgreSQL as their text does in SQLite: by arrival.
         sql.push_str(" ORDER BY id");
         if filter.limit > 0 {
@@ -715,25 +719,35 @@ impl Ledger for PgLedger {
             .collect()
     }
 
+    async fn ping(&self) -> Result<(), LedgerError> {
+        let client = self.client().await?;
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .map(|_| ())
+            .map_err(|e| pg_err("checking the ledger database", e))
+    }
+
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError> {
         let what = "counting messages by state";
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT tenant, connector, state, count(*) FROM messages
-                 GROUP BY tenant, connector, state ORDER BY tenant, connector, state",
+                "SELECT tenant, source, connector, state, count(*) FROM messages
+                 GROUP BY tenant, source, connector, state ORDER BY tenant, source, connector, state",
                 &[],
             )
             .await
             .map_err(|e| pg_err(what, e))?;
         rows.iter()
             .map(|r| {
-                let state: String = r.get(2);
+                let state: String = r.get(3);
                 Ok(StateCount {
                     tenant: r.get(0),
-                    connector: r.get(1),
+                    source: r.get(1),
+                    connector: r.get(2),
                     state: state.parse().map_err(LedgerError::Storage)?,
-                    count: r.get::<_, i64>(3) as u64,
+                    count: r.get::<_, i64>(4) as u64,
                 })
             })
             .collect()

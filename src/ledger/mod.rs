@@ -178,6 +178,8 @@ pub struct MessageFilter {
     pub connector: Option<String>,
     /// Only messages last updated before this time (for "older than" queries).
     pub updated_before: Option<Millis>,
+    /// Messages of these tenants are left out (retention: tenants with their own period).
+    pub exclude_tenants: Vec<String>,
     pub limit: usize,
 }
 
@@ -185,6 +187,7 @@ pub struct MessageFilter {
 #[derive(Debug, Clone, Serialize)]
 pub struct StateCount {
     pub tenant: String,
+    pub source: String,
     pub connector: Option<String>,
     pub state: State,
     pub count: u64,
@@ -246,6 +249,15 @@ pub trait Ledger: Send + Sync {
     async fn list(&self, filter: &MessageFilter) -> Result<Vec<MessageRecord>, LedgerError>;
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError>;
+
+    /// Whether the ledger answers, for readiness: a point lookup of an id no message has.
+    /// The embedded ledger overrides it with a probe through its writer, since intake needs
+    /// writes and SQLite readers keep working while the write lock is held elsewhere.
+    async fn ping(&self) -> Result<(), LedgerError> {
+        self.get(MessageId::from(uuid::Uuid::nil()))
+            .await
+            .map(|_| ())
+    }
 
     /// Recomputes the history's hash chain of one message.
     async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError>;

@@ -43,8 +43,52 @@ pub struct OutcomeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub tenant: String,
+    pub source: String,
     pub connector: String,
     pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    /// `route` or `validate` (intake and delivery have their own histograms).
+    pub stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabels {
+    pub tenant: String,
+}
+
+/// One poller of a transport: a FIT-Connect destination or an XTA mailbox (source id).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PollerLabels {
+    pub tenant: String,
+    pub source: String,
+    /// `fit-connect` or `xta`.
+    pub transport: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DestinationLabels {
+    pub tenant: String,
+    pub source: String,
+    /// The FIT-Connect destination id (a UUID the authority registered, not personal data).
+    pub destination: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CredentialLabels {
+    pub tenant: String,
+    pub source: String,
+    /// The configuration key naming it: `decryption_keys[0]`, `signing_key`,
+    /// `client_certificate`.
+    pub credential: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    /// `ledger`, `queue`, `payload_store`.
+    pub check: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,6 +100,12 @@ pub struct QueueLabels {
 fn latency() -> Histogram {
     // 1 ms … ~65 s
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// Received → delivered spans retries and outages: 10 ms … ~7.8 days (factor 4), so that
+/// quantiles stay meaningful from a healthy second to a week-long backlog.
+fn message_age() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 4.0, 14))
 }
 
 pub struct Metrics {
@@ -87,6 +137,24 @@ pub struct Metrics {
     pub xta_closed: Family<SourceLabels, Counter>,
     /// XTA: messages the filter left in the mailbox at the last round.
     pub xta_left: Family<SourceLabels, Gauge>,
+    /// Durations of the intake stages between parsing and storing (route, validate).
+    pub stage_seconds: Family<StageLabels, Histogram, fn() -> Histogram>,
+    /// Received → delivered, per connector (end to end, across retries and restarts).
+    pub delivered_age_seconds: Family<ConnectorLabels, Histogram, fn() -> Histogram>,
+    /// Payloads deleted after the retention period, per tenant.
+    pub purged: Family<TenantLabels, Counter>,
+    /// FIT-Connect: failed poll rounds per destination.
+    pub fit_connect_poll_failures: Family<DestinationLabels, Counter>,
+    /// Unix time of the last poll round that completed, per poller.
+    pub poll_last_success: Family<PollerLabels, Gauge>,
+    /// Unix time keys and certificates the configuration names expire.
+    pub credential_expiry: Family<CredentialLabels, Gauge>,
+    /// FIT-Connect: submissions claimed but not yet answered (accepted or rejected) at the
+    /// Zustelldienst, and the age of the oldest (read at scrape time).
+    pub fit_connect_open: Family<DestinationLabels, Gauge>,
+    pub fit_connect_oldest_open_seconds: Family<DestinationLabels, Gauge>,
+    /// 1 while a readiness check passes, 0 while it fails (set at each check).
+    pub ready: Family<CheckLabels, Gauge>,
 }
 
 impl Metrics {
@@ -113,6 +181,15 @@ impl Metrics {
             xta_poll_failures: Family::default(),
             xta_closed: Family::default(),
             xta_left: Family::default(),
+            stage_seconds: Family::new_with_constructor(latency),
+            delivered_age_seconds: Family::new_with_constructor(message_age),
+            purged: Family::default(),
+            fit_connect_poll_failures: Family::default(),
+            poll_last_success: Family::default(),
+            credential_expiry: Family::default(),
+            fit_connect_open: Family::default(),
+            fit_connect_oldest_open_seconds: Family::default(),
+            ready: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -215,6 +292,60 @@ impl Metrics {
             "XTA: messages the source's filter left in the mailbox at the last poll round",
             m.xta_left.clone(),
         );
+        registry.register(
+            "stage_duration_seconds",
+            "Duration of an intake stage (route, validate); intake and delivery attempts have their own histograms",
+            m.stage_seconds.clone(),
+        );
+        registry.register(
+            "message_delivered_age_seconds",
+            "End to end: time from receipt to delivery, across retries and restarts",
+            m.delivered_age_seconds.clone(),
+        );
+        registry.register(
+            "messages_purged",
+            "Payloads deleted after the tenant's retention period (ledger row kept, state purged)",
+            m.purged.clone(),
+        );
+        registry.register(
+            "fit_connect_poll_failures",
+            "FIT-Connect: poll rounds that failed (Zustelldienst unreachable, token refused, ledger), retried with backoff",
+            m.fit_connect_poll_failures.clone(),
+        );
+        registry.register(
+            "poll_last_success_timestamp_seconds",
+            "When a FIT-Connect destination or XTA mailbox was last polled successfully (Unix time)",
+            m.poll_last_success.clone(),
+        );
+        registry.register(
+            "credential_expiry_timestamp_seconds",
+            "When a configured key's or client certificate's certificate expires (Unix time)",
+            m.credential_expiry.clone(),
+        );
+        registry.register(
+            "fit_connect_open_submissions",
+            "FIT-Connect: submissions taken from the Zustelldienst but not yet accepted or rejected there",
+            m.fit_connect_open.clone(),
+        );
+        registry.register(
+            "fit_connect_oldest_open_submission_age_seconds",
+            "FIT-Connect: age of the oldest submission not yet accepted or rejected (since first seen)",
+            m.fit_connect_oldest_open_seconds.clone(),
+        );
+        registry.register(
+            "ready",
+            "1 while a readiness check (ledger, queue, payload_store) passes, 0 while it fails",
+            m.ready.clone(),
+        );
+        // The stores opened before anything is served, so each check starts as passed; a
+        // failure is then a change worth a log line (see `ReadinessChecked`).
+        for check in ["ledger", "queue", "payload_store"] {
+            m.ready
+                .get_or_create(&CheckLabels {
+                    check: check.into(),
+                })
+                .set(1);
+        }
         Metrics { registry, ..m }
     }
 

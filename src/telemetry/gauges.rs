@@ -1,0 +1,103 @@
+//! Gauges read at scrape time (`/metrics`): messages per state, queue depth and oldest entry,
+//! FIT-Connect submissions not yet answered, readiness. Read from the ledger and the queue
+//! rather than kept in memory, so that they are right after a restart and across replicas.
+//! Counters and histograms are kept as things happen, in [`super::events`].
+
+use super::metrics::{ConnectorLabels, DestinationLabels, QueueLabels, StateLabels, metrics};
+use crate::backend::Stores;
+use crate::inbound::fit_connect::Destination;
+use crate::queue::QueueDepth;
+use std::sync::Arc;
+
+/// Sets every scrape-time gauge. A store that does not answer leaves its gauges as they were
+/// (and `amtsbote_ready` says so) rather than failing the scrape.
+pub async fn refresh(stores: &Stores, connectors: &[String], fit_connect: &[Arc<Destination>]) {
+    let (_, (), (), ()) = tokio::join!(
+        super::readiness::check(stores),
+        messages(stores),
+        queue(stores, connectors),
+        open_submissions(stores, fit_connect),
+    );
+}
+
+async fn messages(stores: &Stores) {
+    let m = metrics();
+    if let Ok(counts) = stores.ledger.count_by_state().await {
+        m.messages.clear();
+        for c in counts {
+            m.messages
+                .get_or_create(&StateLabels {
+                    tenant: c.tenant,
+                    source: c.source,
+                    connector: c.connector.unwrap_or_default(),
+                    state: c.state.as_str().into(),
+                })
+                .set(c.count as i64);
+        }
+    }
+}
+
+async fn queue(stores: &Stores, connectors: &[String]) {
+    let m = metrics();
+    let Ok(mut depths) = stores.queue.depth().await else {
+        return;
+    };
+    // Configured connectors read 0 rather than vanish when empty.
+    for c in connectors {
+        if !depths.iter().any(|d| &d.connector == c) {
+            depths.push(QueueDepth {
+                connector: c.clone(),
+                ..Default::default()
+            });
+        }
+    }
+    m.queue.clear();
+    m.queue_oldest_seconds.clear();
+    for d in depths {
+        for (status, n) in [
+            ("ready", d.ready),
+            ("delayed", d.delayed),
+            ("leased", d.leased),
+            ("dead", d.dead),
+        ] {
+            m.queue
+                .get_or_create(&QueueLabels {
+                    connector: d.connector.clone(),
+                    status: status.into(),
+                })
+                .set(n as i64);
+        }
+        m.queue_oldest_seconds
+            .get_or_create(&ConnectorLabels {
+                connector: d.connector.clone(),
+            })
+            .set((d.oldest_ms / 1000) as i64);
+    }
+}
+
+/// FIT-Connect submissions the broker has taken but not yet accepted or rejected at the
+/// Zustelldienst (open claims of the inbound journal), and how long the oldest has been
+/// waiting since the broker first saw it. The Zustelldienst alerts the destination's
+/// technical contact after 3 days and rejects after 14 days (PROTOCOLS.md); a submission the
+/// broker cannot see at all shows as failing polls instead.
+async fn open_submissions(stores: &Stores, destinations: &[Arc<Destination>]) {
+    let m = metrics();
+    let now = crate::message::now_millis();
+    for d in destinations {
+        let Ok(open) = stores.ledger.inbound_open(&d.source).await else {
+            continue;
+        };
+        let labels = DestinationLabels {
+            tenant: d.tenant.clone(),
+            source: d.source.clone(),
+            destination: d.destination_id.clone(),
+        };
+        let oldest = open.iter().map(|c| c.claimed_at).min();
+        m.fit_connect_open
+            .get_or_create(&labels)
+            .set(open.len() as i64);
+        m.fit_connect_oldest_open_seconds
+            .get_or_create(&labels)
+            .set(oldest.map_or(0, |at| (now - at).max(0) / 1000));
+    }
+}
