@@ -86,6 +86,18 @@ impl std::fmt::Debug for Account {
 }
 
 impl Account {
+    /// Says when the client certificate expires (gauge, and a warning within 30 days: order
+    /// a new one from the XTA provider).
+    pub fn report_expiry(&self) {
+        CredentialExpiry {
+            tenant: &self.tenant,
+            source: &self.source,
+            credential: "client_certificate",
+            expires_at: self.certificate_expires_at,
+        }
+        .emit();
+    }
+
     /// The poller lease's name: one replica reads this mailbox at a time.
     pub fn lease_name(&self) -> String {
         format!("xta:{}:{}", self.tenant, self.source)
@@ -346,14 +358,7 @@ impl Adapter {
     /// lease at the end.
     pub async fn run(self, shutdown: CancellationToken) {
         let a = &self.account;
-        // Warns when it is within 30 days: order a new one from the XTA provider.
-        CredentialExpiry {
-            tenant: &a.tenant,
-            source: &a.source,
-            credential: "client_certificate",
-            expires_at: a.certificate_expires_at,
-        }
-        .emit();
+        a.report_expiry();
         let mut state = LoopState {
             active: false,
             refused: false,
