@@ -259,6 +259,113 @@ connector = "archiv"
     }
 }
 
+/// A destination id the sandbox does not know, for a source whose polls fail.
+const KAPUTT: &str = "0b0e3c55-9d7a-4d36-8a67-3f5a1f5b7c01";
+
+/// FIT-Connect: a submission the broker took but cannot answer yet (it answers after
+/// delivery, and the Fachverfahren is away) shows as open with its age; polls are counted as
+/// they succeed and fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn fit_connect_open_submissions_and_polls_are_measured() {
+    let fc = common::fit_connect::FitConnect::start(None).await;
+    let extra = format!(
+        r#"
+[[tenants.cottbus.routes]]
+destination = "{dest}"
+standard = "xbau"
+test_messages = "include"
+connector = "gewerberegister"
+
+{source}accept = "delivery"
+
+{kaputt}"#,
+        dest = fc.setup.destination_id,
+        source = fc.source("cottbus", "bauportal", "300ms"),
+        kaputt = fc
+            .source("cottbus", "kaputt", "300ms")
+            .replace(&fc.setup.destination_id, KAPUTT)
+            .replace("subscriber-client.secret", "wrong.secret"),
+    );
+    std::fs::write(fc.dir.path().join("wrong.secret"), "not the secret").unwrap();
+    let b = Broker::start(
+        Behaviour {
+            unavailable: true,
+            ..Default::default()
+        },
+        &extra,
+    )
+    .await;
+    let dest = fc.setup.destination_id.clone();
+    let labels = [
+        ("tenant", "cottbus"),
+        ("source", "bauportal"),
+        ("destination", dest.as_str()),
+    ];
+    let text = scrape_until(&b, "a successful poll", |t| {
+        value(
+            t,
+            "amtsbote_poll_last_success_timestamp_seconds",
+            &[("source", "bauportal"), ("transport", "fit-connect")],
+        ) > 0.0
+    })
+    .await;
+    assert_eq!(
+        value(&text, "amtsbote_fit_connect_open_submissions", &labels),
+        0.0,
+        "{text}"
+    );
+
+    let sent = fc
+        .submit(
+            fixture("examples/messages/xbau-2.6-baugenehmigung-antrag-mehrfamilienhaus.xml"),
+            "application/xml",
+            vec![],
+            None,
+        )
+        .await;
+    scrape_until(&b, "one open submission", |t| {
+        value(t, "amtsbote_fit_connect_open_submissions", &labels) == 1.0
+    })
+    .await;
+    assert_eq!(
+        fc.state(&sent.submission_id),
+        "forwarded",
+        "fetched, not answered before delivery"
+    );
+    // A second destination whose client secret the Zustelldienst refuses: every round fails.
+    let failing = [
+        ("tenant", "cottbus"),
+        ("source", "kaputt"),
+        ("destination", KAPUTT),
+    ];
+    scrape_until(&b, "failed polls counted", |t| {
+        value(t, "amtsbote_fit_connect_poll_failures_total", &failing) >= 2.0
+    })
+    .await;
+    assert_eq!(
+        value(
+            &scrape(&b).await,
+            "amtsbote_fit_connect_poll_failures_total",
+            &labels
+        ),
+        0.0,
+        "the working destination polls without failures"
+    );
+    // Still open, and ageing.
+    let text = scrape_until(&b, "the open submission ageing", |t| {
+        value(
+            t,
+            "amtsbote_fit_connect_oldest_open_submission_age_seconds",
+            &labels,
+        ) >= 1.0
+    })
+    .await;
+    assert_eq!(
+        value(&text, "amtsbote_fit_connect_open_submissions", &labels),
+        1.0
+    );
+}
+
 async fn readyz(b: &Broker) -> (u16, Value) {
     let r = reqwest::get(format!("{}/readyz", b.base())).await.unwrap();
     let status = r.status().as_u16();

@@ -19,8 +19,9 @@ use crate::config::cluster::PostgresConfig;
 use crate::embedded::ledger::verify_chain;
 use crate::ledger::chain::{self, Link};
 use crate::ledger::{
-    Admission, ChainVerdict, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail,
-    MessageFilter, MessageRecord, NewMessage, Outbox, OutboxEntry, StateCount, Transition,
+    Admission, ChainVerdict, HistoryEntry, InboundClaim, InboundSummary, Ledger, LedgerError,
+    MessageDetail, MessageFilter, MessageRecord, NewMessage, Outbox, OutboxEntry, StateCount,
+    Transition,
 };
 use crate::message::{Envelope, MessageId, Millis, Part, State, XoevHeader, now_millis};
 use async_trait::async_trait;
@@ -802,6 +803,26 @@ impl Ledger for PgLedger {
                 transport_id: r.get(0),
                 note: r.get(1),
                 claimed_at: r.get::<_, Millis>(2),
+            })
+            .collect())
+    }
+
+    async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, LedgerError> {
+        let what = "summarising the inbound journal";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT source, count(*), min(claimed_at) FROM inbound GROUP BY source",
+                &[],
+            )
+            .await
+            .map_err(|e| pg_err(what, e))?;
+        Ok(rows
+            .iter()
+            .map(|r| InboundSummary {
+                source: r.get(0),
+                open: r.get::<_, i64>(1) as u64,
+                oldest_claimed_at: r.get::<_, Millis>(2),
             })
             .collect())
     }

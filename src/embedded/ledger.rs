@@ -3,8 +3,8 @@
 use super::db::{Database, DbFailure};
 use crate::ledger::chain::{self, Link};
 use crate::ledger::{
-    Admission, ChainVerdict, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail,
-    MessageFilter, MessageRecord, NewMessage, StateCount, Transition,
+    Admission, ChainVerdict, HistoryEntry, InboundClaim, InboundSummary, Ledger, LedgerError,
+    MessageDetail, MessageFilter, MessageRecord, NewMessage, StateCount, Transition,
 };
 use crate::message::{Envelope, MessageId, Millis, State, now_millis};
 use async_trait::async_trait;
@@ -487,6 +487,26 @@ impl Ledger for SqliteLedger {
                         transport_id: r.get(0)?,
                         note: r.get(1)?,
                         claimed_at: r.get(2)?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        Ok(rows)
+    }
+
+    async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, LedgerError> {
+        let rows = self
+            .db
+            .read(|c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT source, count(*), min(claimed_at) FROM inbound GROUP BY source",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok(InboundSummary {
+                        source: r.get(0)?,
+                        open: r.get::<_, i64>(1)? as u64,
+                        oldest_claimed_at: r.get(2)?,
                     })
                 })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()

@@ -274,6 +274,10 @@ pub trait Ledger: Send + Sync {
     /// Inbound journal: the open claims of a source, oldest first.
     async fn inbound_open(&self, source: &str) -> Result<Vec<InboundClaim>, LedgerError>;
 
+    /// Inbound journal: open claims per source (count, oldest), for metrics; one query for
+    /// every source rather than one per destination at each scrape.
+    async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, LedgerError>;
+
     /// Inbound journal: the transport was answered; forget the claim.
     async fn inbound_done(&self, source: &str, transport_id: &str) -> Result<(), LedgerError>;
 
@@ -322,6 +326,14 @@ pub trait Outbox: Send + Sync {
     /// Returns when entries may be waiting: at once after a commit in this process that wrote
     /// one, otherwise after `timeout` (entries written by other replicas are found by polling).
     async fn outbox_wait(&self, timeout: Duration);
+}
+
+/// The open claims of one source in the inbound journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSummary {
+    pub source: String,
+    pub open: u64,
+    pub oldest_claimed_at: Millis,
 }
 
 /// An open entry of the inbound journal.

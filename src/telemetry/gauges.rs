@@ -7,6 +7,7 @@ use super::metrics::{ConnectorLabels, DestinationLabels, QueueLabels, StateLabel
 use crate::backend::Stores;
 use crate::inbound::fit_connect::Destination;
 use crate::queue::QueueDepth;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Sets every scrape-time gauge. A store that does not answer leaves its gauges as they were
@@ -81,23 +82,27 @@ async fn queue(stores: &Stores, connectors: &[String]) {
 /// technical contact after 3 days and rejects after 14 days (PROTOCOLS.md); a submission the
 /// broker cannot see at all shows as failing polls instead.
 async fn open_submissions(stores: &Stores, destinations: &[Arc<Destination>]) {
+    if destinations.is_empty() {
+        return;
+    }
     let m = metrics();
+    let Ok(summary) = stores.ledger.inbound_summary().await else {
+        return;
+    };
     let now = crate::message::now_millis();
+    let summary: HashMap<&str, _> = summary.iter().map(|s| (s.source.as_str(), s)).collect();
     for d in destinations {
-        let Ok(open) = stores.ledger.inbound_open(&d.source).await else {
-            continue;
-        };
         let labels = DestinationLabels {
             tenant: d.tenant.clone(),
             source: d.source.clone(),
             destination: d.destination_id.clone(),
         };
-        let oldest = open.iter().map(|c| c.claimed_at).min();
-        m.fit_connect_open
-            .get_or_create(&labels)
-            .set(open.len() as i64);
+        let (open, age) = summary.get(d.source.as_str()).map_or((0, 0), |s| {
+            (s.open, (now - s.oldest_claimed_at).max(0) / 1000)
+        });
+        m.fit_connect_open.get_or_create(&labels).set(open as i64);
         m.fit_connect_oldest_open_seconds
             .get_or_create(&labels)
-            .set(oldest.map_or(0, |at| (now - at).max(0) / 1000));
+            .set(age);
     }
 }
