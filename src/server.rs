@@ -6,8 +6,8 @@ use crate::inbound::fit_connect::Destination;
 use crate::inbound::http::{HttpIntake, post_message};
 use crate::telemetry::auth_failures::Endpoint;
 use crate::telemetry::events::AuthFailed;
-use crate::telemetry::metrics::{CallbackLabels, metrics};
-use crate::telemetry::{gauges, readiness};
+use crate::telemetry::metrics::{CallbackLabels, DestinationLabels, metrics};
+use crate::{gauges, readiness};
 use amtsbote_fit_connect::wire::CallbackNotification;
 use amtsbote_listener::RemoteAddr;
 use axum::Extension;
@@ -27,7 +27,7 @@ struct Ops {
     /// Configured connectors: their queue gauges read 0 rather than vanish when empty.
     connectors: Arc<Vec<String>>,
     /// FIT-Connect destinations, for their open-submission gauges.
-    fit_connect: Arc<Vec<Arc<Destination>>>,
+    fit_connect: Arc<Vec<DestinationLabels>>,
 }
 
 pub fn router(
@@ -41,10 +41,18 @@ pub fn router(
         // Intake enforces its own, configured limits while streaming.
         .layer(DefaultBodyLimit::disable())
         .with_state(intake);
+    let destination_labels: Vec<DestinationLabels> = fit_connect
+        .iter()
+        .map(|d| DestinationLabels {
+            tenant: d.tenant.clone(),
+            source: d.source.clone(),
+            destination: d.destination_id.clone(),
+        })
+        .collect();
     let callbacks = Router::new()
         .route("/callbacks/fit-connect", post(fit_connect_callback))
         .layer(DefaultBodyLimit::max(CALLBACK_LIMIT))
-        .with_state(Arc::new(fit_connect.clone()));
+        .with_state(Arc::new(fit_connect));
     let ops = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -52,7 +60,7 @@ pub fn router(
         .with_state(Ops {
             stores,
             connectors: Arc::new(connectors),
-            fit_connect: Arc::new(fit_connect),
+            fit_connect: Arc::new(destination_labels),
         });
     api.merge(callbacks).merge(ops)
 }

@@ -6,9 +6,7 @@
 
 pub mod auth_failures;
 pub mod events;
-pub mod gauges;
 pub mod metrics;
-pub mod readiness;
 pub mod untrusted;
 
 use crate::config::{LogConfig, LogFormat};

@@ -1,7 +1,7 @@
 //! Readiness (`/readyz`): the broker is ready when the three stores a message passes
 //! through answer — the ledger, the queue and the payload store. Checked on every probe and
 //! every scrape; the outcome goes out through [`ReadinessChecked`] (gauge `amtsbote_ready`,
-//! a log line when it changes).
+//! a log line when it changes). Served by [`crate::server`].
 
 use crate::backend::Stores;
 use crate::telemetry::events::ReadinessChecked;

@@ -1,20 +1,23 @@
 //! Gauges read at scrape time (`/metrics`): messages per state, queue depth and oldest entry,
 //! FIT-Connect submissions not yet answered, readiness. Read from the ledger and the queue
 //! rather than kept in memory, so that they are right after a restart and across replicas.
-//! Counters and histograms are kept as things happen, in [`super::events`].
+//! Counters and histograms are kept as things happen, in [`crate::telemetry::events`].
+//! Served by [`crate::server`]; below it, above the stores and the metrics registry.
 
-use super::metrics::{ConnectorLabels, DestinationLabels, QueueLabels, StateLabels, metrics};
 use crate::backend::Stores;
-use crate::inbound::fit_connect::Destination;
 use crate::queue::QueueDepth;
+use crate::telemetry::metrics::{
+    ConnectorLabels, DestinationLabels, QueueLabels, StateLabels, metrics,
+};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Sets every scrape-time gauge. A store that does not answer leaves its gauges as they were
 /// (and `amtsbote_ready` says so) rather than failing the scrape.
-pub async fn refresh(stores: &Stores, connectors: &[String], fit_connect: &[Arc<Destination>]) {
+/// `fit_connect` names the configured FIT-Connect destinations (tenant, source, destination
+/// id), so that theirs read 0 rather than vanish when nothing is open.
+pub async fn refresh(stores: &Stores, connectors: &[String], fit_connect: &[DestinationLabels]) {
     let (_, (), (), ()) = tokio::join!(
-        super::readiness::check(stores),
+        crate::readiness::check(stores),
         messages(stores),
         queue(stores, connectors),
         open_submissions(stores, fit_connect),
@@ -81,7 +84,7 @@ async fn queue(stores: &Stores, connectors: &[String]) {
 /// waiting since the broker first saw it. The Zustelldienst alerts the destination's
 /// technical contact after 3 days and rejects after 14 days (PROTOCOLS.md); a submission the
 /// broker cannot see at all shows as failing polls instead.
-async fn open_submissions(stores: &Stores, destinations: &[Arc<Destination>]) {
+async fn open_submissions(stores: &Stores, destinations: &[DestinationLabels]) {
     if destinations.is_empty() {
         return;
     }
@@ -91,18 +94,13 @@ async fn open_submissions(stores: &Stores, destinations: &[Arc<Destination>]) {
     };
     let now = crate::message::now_millis();
     let summary: HashMap<&str, _> = summary.iter().map(|s| (s.source.as_str(), s)).collect();
-    for d in destinations {
-        let labels = DestinationLabels {
-            tenant: d.tenant.clone(),
-            source: d.source.clone(),
-            destination: d.destination_id.clone(),
-        };
-        let (open, age) = summary.get(d.source.as_str()).map_or((0, 0), |s| {
+    for labels in destinations {
+        let (open, age) = summary.get(labels.source.as_str()).map_or((0, 0), |s| {
             (s.open, (now - s.oldest_claimed_at).max(0) / 1000)
         });
-        m.fit_connect_open.get_or_create(&labels).set(open as i64);
+        m.fit_connect_open.get_or_create(labels).set(open as i64);
         m.fit_connect_oldest_open_seconds
-            .get_or_create(&labels)
+            .get_or_create(labels)
             .set(age);
     }
 }
