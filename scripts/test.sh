@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 # System packages the build and the tests need.
 packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils libssl-dev python3 python3-pip curl
           postgresql rabbitmq-server)
+# promtool (checks and unit-tests deploy/prometheus/alerts.yml, lints /metrics) comes with
+# Debian's prometheus package (on a machine running systemd its server starts as well, on
+# port 9090; the tests do not use it).
+packages+=(prometheus)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()

@@ -8,11 +8,8 @@ use crate::connectors::{self, ConnectorHandle};
 use crate::inbound::http::{HttpIntake, HttpSources};
 use crate::inbound::{fit_connect, xta};
 use crate::intake::{DocumentLimits, Intake};
-use crate::ledger::{MessageFilter, Transition};
-use crate::message::State;
 use crate::routing::Router;
 use crate::telemetry::auth_failures;
-use crate::telemetry::events::MessagePurged;
 use crate::worker::{self, WorkerContext};
 use amtsbote_xoev::Mapping;
 use amtsbote_xoev::validate::{SchemaPack, Validator};
@@ -442,7 +439,7 @@ pub async fn start(config: &Config) -> Result<Running> {
     tasks.spawn(maintenance(
         stores.clone(),
         intake,
-        config.storage.retention,
+        crate::retention::Retention::from_config(config),
         shutdown.clone(),
     ));
 
@@ -463,7 +460,7 @@ pub async fn start(config: &Config) -> Result<Running> {
 async fn maintenance(
     stores: Stores,
     intake: Arc<Intake>,
-    retention: Duration,
+    retention: crate::retention::Retention,
     shutdown: CancellationToken,
 ) {
     let mut purge = tokio::time::interval(Duration::from_secs(600));
@@ -474,43 +471,8 @@ async fn maintenance(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = auth_summaries.tick() => auth_failures::log_due_summaries(),
-            _ = purge.tick() => purge_expired(&stores, retention).await,
+            _ = purge.tick() => crate::retention::purge_expired(&stores, &retention).await,
             _ = orphans.tick() => sweep_orphans(&stores, &intake).await,
-        }
-    }
-}
-
-/// Deletes the payloads of messages that reached a final state longer than `retention` ago.
-pub async fn purge_expired(stores: &Stores, retention: Duration) {
-    let before = crate::message::now_millis() - retention.as_millis() as i64;
-    let filter = MessageFilter {
-        states: vec![State::Delivered, State::Rejected],
-        updated_before: Some(before),
-        limit: 1000,
-        ..Default::default()
-    };
-    let Ok(expired) = stores.ledger.list(&filter).await else {
-        return;
-    };
-    for m in expired {
-        if stores.payloads.delete(m.id).await.is_err() {
-            continue;
-        }
-        let reason = format!(
-            "payload deleted after the retention period of {}",
-            humantime::format_duration(retention)
-        );
-        if stores
-            .ledger
-            .transition(m.id, Transition::new(State::Purged, "retention", reason))
-            .await
-            .is_ok()
-        {
-            MessagePurged {
-                id: m.id,
-                parts: m.parts.len(),
-            }
-            .emit();
         }
     }
 }

@@ -18,13 +18,16 @@ pub mod connectors;
 pub mod embedded;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod gauges;
 pub mod inbound;
 pub mod intake;
 pub mod ledger;
 pub mod message;
 pub mod payload;
 pub mod queue;
+pub mod readiness;
 pub mod replay;
+pub mod retention;
 pub mod routing;
 pub mod sandbox;
 pub mod secrets;

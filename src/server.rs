@@ -4,12 +4,10 @@
 use crate::backend::Stores;
 use crate::inbound::fit_connect::Destination;
 use crate::inbound::http::{HttpIntake, post_message};
-use crate::queue::QueueDepth;
 use crate::telemetry::auth_failures::Endpoint;
 use crate::telemetry::events::AuthFailed;
-use crate::telemetry::metrics::{
-    CallbackLabels, ConnectorLabels, QueueLabels, StateLabels, metrics,
-};
+use crate::telemetry::metrics::{CallbackLabels, DestinationLabels, metrics};
+use crate::{gauges, readiness};
 use amtsbote_fit_connect::wire::CallbackNotification;
 use amtsbote_listener::RemoteAddr;
 use axum::Extension;
@@ -28,6 +26,8 @@ struct Ops {
     stores: Stores,
     /// Configured connectors: their queue gauges read 0 rather than vanish when empty.
     connectors: Arc<Vec<String>>,
+    /// FIT-Connect destinations, for their open-submission gauges.
+    fit_connect: Arc<Vec<DestinationLabels>>,
 }
 
 pub fn router(
@@ -41,6 +41,14 @@ pub fn router(
         // Intake enforces its own, configured limits while streaming.
         .layer(DefaultBodyLimit::disable())
         .with_state(intake);
+    let destination_labels: Vec<DestinationLabels> = fit_connect
+        .iter()
+        .map(|d| DestinationLabels {
+            tenant: d.tenant.clone(),
+            source: d.source.clone(),
+            destination: d.destination_id.clone(),
+        })
+        .collect();
     let callbacks = Router::new()
         .route("/callbacks/fit-connect", post(fit_connect_callback))
         .layer(DefaultBodyLimit::max(CALLBACK_LIMIT))
@@ -52,6 +60,7 @@ pub fn router(
         .with_state(Ops {
             stores,
             connectors: Arc::new(connectors),
+            fit_connect: Arc::new(destination_labels),
         });
     api.merge(callbacks).merge(ops)
 }
@@ -123,18 +132,22 @@ async fn fit_connect_callback(
     }
 }
 
-/// Ready when the ledger answers.
+/// Ready when the ledger, the queue and the payload store answer. The answer names each
+/// check's outcome (JSON), never an address or an error text; the log has those.
 async fn ready(State(ops): State<Ops>) -> impl IntoResponse {
-    match ops.stores.ledger.count_by_state().await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "ledger unavailable"),
-    }
+    let r = readiness::check(&ops.stores).await;
+    let status = if r.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(r))
 }
 
 /// Counters are kept as things happen; the gauges (messages per state, queue depth) are read
 /// from the ledger and the queue at scrape time, so they are never stale.
 async fn metrics_text(State(ops): State<Ops>) -> impl IntoResponse {
-    refresh_gauges(&ops.stores, &ops.connectors).await;
+    gauges::refresh(&ops.stores, &ops.connectors, &ops.fit_connect).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -142,52 +155,4 @@ async fn metrics_text(State(ops): State<Ops>) -> impl IntoResponse {
         )],
         metrics().encode(),
     )
-}
-
-async fn refresh_gauges(stores: &Stores, connectors: &[String]) {
-    let m = metrics();
-    if let Ok(counts) = stores.ledger.count_by_state().await {
-        m.messages.clear();
-        for c in counts {
-            m.messages
-                .get_or_create(&StateLabels {
-                    tenant: c.tenant,
-                    connector: c.connector.unwrap_or_default(),
-                    state: c.state.as_str().into(),
-                })
-                .set(c.count as i64);
-        }
-    }
-    if let Ok(mut depths) = stores.queue.depth().await {
-        for c in connectors {
-            if !depths.iter().any(|d| &d.connector == c) {
-                depths.push(QueueDepth {
-                    connector: c.clone(),
-                    ..Default::default()
-                });
-            }
-        }
-        m.queue.clear();
-        m.queue_oldest_seconds.clear();
-        for d in depths {
-            for (status, n) in [
-                ("ready", d.ready),
-                ("delayed", d.delayed),
-                ("leased", d.leased),
-                ("dead", d.dead),
-            ] {
-                m.queue
-                    .get_or_create(&QueueLabels {
-                        connector: d.connector.clone(),
-                        status: status.into(),
-                    })
-                    .set(n as i64);
-            }
-            m.queue_oldest_seconds
-                .get_or_create(&ConnectorLabels {
-                    connector: d.connector.clone(),
-                })
-                .set((d.oldest_ms / 1000) as i64);
-        }
-    }
 }

@@ -246,8 +246,12 @@ fn the_dashboard_uses_metrics_the_broker_exports() {
                 let Some(name) = word.strip_prefix("amtsbote_") else {
                     continue;
                 };
-                // Counters are exported with `_total` appended.
-                let name = name.strip_suffix("_total").unwrap_or(name);
+                // Counters are exported with `_total` appended, histograms as `_bucket`,
+                // `_count` and `_sum`.
+                let name = ["_total", "_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(name);
                 assert!(
                     source.contains(&format!("\"{name}\"")),
                     "panel {}: metric amtsbote_{name} is not registered in src/telemetry/metrics.rs",

@@ -246,7 +246,7 @@ async fn health_readiness_and_metrics() {
     for line in [
         r#"amtsbote_queue_entries{connector="e-akte",status="ready"} 0"#,
         r#"amtsbote_queue_entries{connector="gewerberegister",status="leased"} 0"#,
-        r#"amtsbote_messages{tenant="cottbus",connector="gewerberegister",state="delivered"} 1"#,
+        r#"amtsbote_messages{tenant="cottbus",source="formserver",connector="gewerberegister",state="delivered"} 1"#,
     ] {
         assert!(metrics.contains(line), "{line} missing:\n{metrics}");
     }

@@ -18,8 +18,8 @@
 use crate::config::cluster::PostgresConfig;
 use crate::ledger::chain::{self, Link};
 use crate::ledger::{
-    Admission, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail, MessageFilter,
-    MessageRecord, NewMessage, Outbox, OutboxEntry, StateCount, Transition,
+    Admission, HistoryEntry, InboundClaim, InboundSummary, Ledger, LedgerError, MessageDetail,
+    MessageFilter, MessageRecord, NewMessage, Outbox, OutboxEntry, StateCount, Transition,
 };
 use crate::message::{Envelope, MessageId, Millis, Part, State, XoevHeader, now_millis};
 use async_trait::async_trait;
@@ -694,6 +694,10 @@ impl Ledger for PgLedger {
             args.push(before);
             sql.push_str(&format!(" AND updated_at < ${}", args.len()));
         }
+        if !filter.exclude_tenants.is_empty() {
+            args.push(&filter.exclude_tenants);
+            sql.push_str(&format!(" AND NOT (tenant = ANY(${}))", args.len()));
+        }
         // UUIDv7 ids compare bytewise in PostgreSQL as their text does in SQLite: by arrival.
         sql.push_str(" ORDER BY id");
         if filter.limit > 0 {
@@ -714,25 +718,35 @@ impl Ledger for PgLedger {
             .collect()
     }
 
+    async fn ping(&self) -> Result<(), LedgerError> {
+        let client = self.client().await?;
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .map(|_| ())
+            .map_err(|e| pg_err("checking the ledger database", e))
+    }
+
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError> {
         let what = "counting messages by state";
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT tenant, connector, state, count(*) FROM messages
-                 GROUP BY tenant, connector, state ORDER BY tenant, connector, state",
+                "SELECT tenant, source, connector, state, count(*) FROM messages
+                 GROUP BY tenant, source, connector, state ORDER BY tenant, source, connector, state",
                 &[],
             )
             .await
             .map_err(|e| pg_err(what, e))?;
         rows.iter()
             .map(|r| {
-                let state: String = r.get(2);
+                let state: String = r.get(3);
                 Ok(StateCount {
                     tenant: r.get(0),
-                    connector: r.get(1),
+                    source: r.get(1),
+                    connector: r.get(2),
                     state: state.parse().map_err(LedgerError::Storage)?,
-                    count: r.get::<_, i64>(3) as u64,
+                    count: r.get::<_, i64>(4) as u64,
                 })
             })
             .collect()
@@ -781,6 +795,26 @@ impl Ledger for PgLedger {
                 transport_id: r.get(0),
                 note: r.get(1),
                 claimed_at: r.get::<_, Millis>(2),
+            })
+            .collect())
+    }
+
+    async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, LedgerError> {
+        let what = "summarising the inbound journal";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT source, count(*), min(claimed_at) FROM inbound GROUP BY source",
+                &[],
+            )
+            .await
+            .map_err(|e| pg_err(what, e))?;
+        Ok(rows
+            .iter()
+            .map(|r| InboundSummary {
+                source: r.get(0),
+                open: r.get::<_, i64>(1) as u64,
+                oldest_claimed_at: r.get::<_, Millis>(2),
             })
             .collect())
     }

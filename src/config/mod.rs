@@ -340,6 +340,9 @@ pub struct TenantConfig {
     /// This tenant's routes, tried before the global ones.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// This tenant's deletion period for payloads; `storage.retention` when absent.
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
 }
 
 fn ags<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

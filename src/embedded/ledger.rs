@@ -3,8 +3,8 @@
 use super::db::{Database, DbFailure};
 use crate::ledger::chain::{self, Link};
 use crate::ledger::{
-    Admission, HistoryEntry, InboundClaim, Ledger, LedgerError, MessageDetail, MessageFilter,
-    MessageRecord, NewMessage, StateCount, Transition,
+    Admission, HistoryEntry, InboundClaim, InboundSummary, Ledger, LedgerError, MessageDetail,
+    MessageFilter, MessageRecord, NewMessage, StateCount, Transition,
 };
 use crate::message::{Envelope, MessageId, Millis, State, now_millis};
 use async_trait::async_trait;
@@ -359,6 +359,11 @@ impl Ledger for SqliteLedger {
                     sql.push_str(" AND updated_at < ?");
                     args.push(before.into());
                 }
+                if !filter.exclude_tenants.is_empty() {
+                    let marks = vec!["?"; filter.exclude_tenants.len()].join(",");
+                    sql.push_str(&format!(" AND tenant NOT IN ({marks})"));
+                    args.extend(filter.exclude_tenants.iter().map(|t| t.clone().into()));
+                }
                 sql.push_str(" ORDER BY id LIMIT ?");
                 let limit = if filter.limit == 0 {
                     i64::MAX
@@ -374,21 +379,33 @@ impl Ledger for SqliteLedger {
         rows.into_iter().collect()
     }
 
+    async fn ping(&self) -> Result<(), LedgerError> {
+        // Through the writer: its group commit begins with BEGIN IMMEDIATE, which fails (after
+        // the busy timeout) when the database cannot be written — what intake needs.
+        self.db
+            .write(|c| {
+                c.query_row("SELECT count(*) FROM messages WHERE 0", [], |_| Ok(()))
+                    .map_err(LedgerError::from)
+            })
+            .await
+    }
+
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError> {
         let rows = self
             .db
             .read(|c| {
                 let mut stmt = c.prepare(
-                    "SELECT tenant, connector, state, count(*) FROM messages
-                     GROUP BY tenant, connector, state ORDER BY tenant, connector, state",
+                    "SELECT tenant, source, connector, state, count(*) FROM messages
+                     GROUP BY tenant, source, connector, state ORDER BY tenant, source, connector, state",
                 )?;
                 let rows = stmt.query_map([], |r| {
-                    let state: String = r.get(2)?;
+                    let state: String = r.get(3)?;
                     Ok(StateCount {
                         tenant: r.get(0)?,
-                        connector: r.get(1)?,
+                        source: r.get(1)?,
+                        connector: r.get(2)?,
                         state: state.parse().unwrap_or(State::Received),
-                        count: r.get::<_, i64>(3)? as u64,
+                        count: r.get::<_, i64>(4)? as u64,
                     })
                 })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
@@ -433,6 +450,26 @@ impl Ledger for SqliteLedger {
                         transport_id: r.get(0)?,
                         note: r.get(1)?,
                         claimed_at: r.get(2)?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        Ok(rows)
+    }
+
+    async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, LedgerError> {
+        let rows = self
+            .db
+            .read(|c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT source, count(*), min(claimed_at) FROM inbound GROUP BY source",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok(InboundSummary {
+                        source: r.get(0)?,
+                        open: r.get::<_, i64>(1)? as u64,
+                        oldest_claimed_at: r.get(2)?,
                     })
                 })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()

@@ -24,6 +24,7 @@ use crate::intake::{Draft, Intake, Origin};
 use crate::ledger::Ledger;
 use crate::message::{MessageId, State};
 use crate::secrets;
+use crate::telemetry::events::{CredentialExpiry, FitConnectPollFailed, PollSucceeded};
 use amtsbote_fit_connect::callback::{CallbackError, CallbackSecret, CallbackVerifier};
 use amtsbote_fit_connect::client::{
     ClientConfig, ClientCredentials, ClientError, SubmissionClient,
@@ -114,6 +115,31 @@ impl Destination {
                     },
                     reason: e.to_string(),
                 }),
+        }
+    }
+
+    /// Says when the certificates of the destination's keys expire (keys given as JWK with
+    /// `x5c`, as FIT-Connect production keys are); bare keys have no expiry to report.
+    pub fn report_expiry(&self) {
+        let named = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (format!("decryption_keys[{i}]"), k))
+            .chain(std::iter::once(("signing_key".to_string(), &self.signing)));
+        for (credential, key) in named {
+            match key.certificate_expires_at() {
+                Ok(Some(expires_at)) => CredentialExpiry {
+                    tenant: &self.tenant,
+                    source: &self.source,
+                    credential: &credential,
+                    expires_at,
+                }
+                .emit(),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(source = %self.source, credential, error = %e,
+                    "FIT-Connect: the key's certificate cannot be read; its expiry is not monitored"),
+            }
         }
     }
 
@@ -310,6 +336,7 @@ impl Adapter {
     /// the holder's polling finds the submission).
     pub async fn run(self, shutdown: CancellationToken) {
         let d = &self.destination;
+        d.report_expiry();
         let mut failures = 0u32;
         let mut standby = false;
         loop {
@@ -324,16 +351,30 @@ impl Adapter {
                 r = round => r,
                 _ = shutdown.cancelled() => break,
             } {
-                Ok(_) => {
+                Ok(polled) => {
                     failures = 0;
+                    if polled {
+                        PollSucceeded {
+                            tenant: &d.tenant,
+                            source: &d.source,
+                            transport: "fit-connect",
+                        }
+                        .emit();
+                    }
                     d.poll_interval
                 }
                 Err(e) => {
                     failures += 1;
                     // Back off while the Zustelldienst is away, but never beyond the interval.
                     let backoff = Duration::from_secs(1 << failures.min(6)).min(d.poll_interval);
-                    tracing::warn!(source = %d.source, destination = %d.destination_id, error = %e,
-                        retry_in_s = backoff.as_secs(), "FIT-Connect: polling failed; will try again");
+                    FitConnectPollFailed {
+                        tenant: &d.tenant,
+                        source: &d.source,
+                        destination: &d.destination_id,
+                        error: &e,
+                        retry_in: backoff,
+                    }
+                    .emit();
                     backoff
                 }
             };

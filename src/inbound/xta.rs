@@ -35,8 +35,8 @@ use crate::message::{State, XtaMeta};
 use crate::routing::Pattern;
 use crate::secrets;
 use crate::telemetry::events::{
-    XtaAccountActive, XtaAccountRefused, XtaMessageClosed, XtaMessageRejected, XtaMessagesLeft,
-    XtaPollFailed,
+    CredentialExpiry, PollSucceeded, XtaAccountActive, XtaAccountRefused, XtaMessageClosed,
+    XtaMessageRejected, XtaMessagesLeft, XtaPollFailed,
 };
 use amtsbote_xta::client::{ClientConfig, ClientIdentity, Endpoints, TrustAnchors, XtaClient};
 use amtsbote_xta::fault::ErrorCode;
@@ -82,6 +82,18 @@ impl std::fmt::Debug for Account {
 }
 
 impl Account {
+    /// Says when the client certificate expires (gauge, and a warning within 30 days: order
+    /// a new one from the XTA provider).
+    pub fn report_expiry(&self) {
+        CredentialExpiry {
+            tenant: &self.tenant,
+            source: &self.source,
+            credential: "client_certificate",
+            expires_at: self.certificate_expires_at,
+        }
+        .emit();
+    }
+
     /// The poller lease's name: one replica reads this mailbox at a time.
     pub fn lease_name(&self) -> String {
         format!("xta:{}:{}", self.tenant, self.source)
@@ -342,12 +354,7 @@ impl Adapter {
     /// lease at the end.
     pub async fn run(self, shutdown: CancellationToken) {
         let a = &self.account;
-        let warn_before = time::OffsetDateTime::now_utc().unix_timestamp() + 30 * 86_400;
-        if a.certificate_expires_at < warn_before {
-            tracing::warn!(tenant = %a.tenant, source = %a.source,
-                expires_at = %crate::message::format_millis(a.certificate_expires_at * 1000),
-                "XTA client certificate expires within 30 days (or has expired); order a new one from the XTA provider");
-        }
+        a.report_expiry();
         let mut state = LoopState {
             active: false,
             refused: false,
@@ -424,6 +431,12 @@ impl Adapter {
         match self.round().await {
             Ok(()) => {
                 state.transient = None;
+                PollSucceeded {
+                    tenant: &a.tenant,
+                    source: &a.source,
+                    transport: "xta",
+                }
+                .emit();
                 a.poll_interval
             }
             Err(Failure::Account(e)) => {

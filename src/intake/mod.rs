@@ -17,7 +17,7 @@ use crate::message::{
 };
 use crate::payload::{ByteStream, PayloadError, PayloadStore, put_bytes};
 use crate::routing::{RouteInput, Router};
-use crate::telemetry::events::{DuplicateIgnored, MessageAdmitted};
+use crate::telemetry::events::{DuplicateIgnored, IntakeStagesTimed, MessageAdmitted};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
@@ -471,6 +471,7 @@ impl Draft {
             header.test |= xta.test;
             header.xta = Some(xta.clone());
         }
+        let routing = Instant::now();
         let route = intake.router.route(&RouteInput {
             tenant: &self.origin.tenant,
             source: &self.origin.source,
@@ -479,12 +480,20 @@ impl Draft {
             destination: self.origin.destination.as_deref(),
             json: checked.format == DocumentFormat::Json,
         });
-        let verdict = match (&route, checked.format) {
-            (Some(r), DocumentFormat::Xml) => {
-                schema::check(&intake.validator, r, body.clone()).await?
-            }
-            _ => schema::Verdict::Deliver(String::new()),
+        let routed = routing.elapsed();
+        let validating = Instant::now();
+        let (verdict, validated) = match (&route, checked.format) {
+            (Some(r), DocumentFormat::Xml) => (
+                schema::check(&intake.validator, r, body.clone()).await?,
+                Some(validating.elapsed()),
+            ),
+            _ => (schema::Verdict::Deliver(String::new()), None),
         };
+        IntakeStagesTimed {
+            route: routed,
+            validate: validated,
+        }
+        .emit();
         let stored = put_bytes(intake.store.as_ref(), self.id, PAYLOAD_PART, body).await?;
         self.parts.insert(
             0,

@@ -178,6 +178,8 @@ pub struct MessageFilter {
     pub connector: Option<String>,
     /// Only messages last updated before this time (for "older than" queries).
     pub updated_before: Option<Millis>,
+    /// Messages of these tenants are left out (retention: tenants with their own period).
+    pub exclude_tenants: Vec<String>,
     pub limit: usize,
 }
 
@@ -185,6 +187,7 @@ pub struct MessageFilter {
 #[derive(Debug, Clone, Serialize)]
 pub struct StateCount {
     pub tenant: String,
+    pub source: String,
     pub connector: Option<String>,
     pub state: State,
     pub count: u64,
@@ -247,6 +250,15 @@ pub trait Ledger: Send + Sync {
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError>;
 
+    /// Whether the ledger answers, for readiness: a point lookup of an id no message has.
+    /// The embedded ledger overrides it with a probe through its writer, since intake needs
+    /// writes and SQLite readers keep working while the write lock is held elsewhere.
+    async fn ping(&self) -> Result<(), LedgerError> {
+        self.get(MessageId::from(uuid::Uuid::nil()))
+            .await
+            .map(|_| ())
+    }
+
     /// Recomputes the history's hash chain of one message.
     async fn verify(&self, id: MessageId) -> Result<ChainVerdict, LedgerError> {
         let detail = self.get(id).await?.ok_or(LedgerError::NotFound(id))?;
@@ -264,6 +276,10 @@ pub trait Ledger: Send + Sync {
 
     /// Inbound journal: the open claims of a source, oldest first.
     async fn inbound_open(&self, source: &str) -> Result<Vec<InboundClaim>, LedgerError>;
+
+    /// Inbound journal: open claims per source (count, oldest), for metrics; one query for
+    /// every source rather than one per destination at each scrape.
+    async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, LedgerError>;
 
     /// Inbound journal: the transport was answered; forget the claim.
     async fn inbound_done(&self, source: &str, transport_id: &str) -> Result<(), LedgerError>;
@@ -313,6 +329,14 @@ pub trait Outbox: Send + Sync {
     /// Returns when entries may be waiting: at once after a commit in this process that wrote
     /// one, otherwise after `timeout` (entries written by other replicas are found by polling).
     async fn outbox_wait(&self, timeout: Duration);
+}
+
+/// The open claims of one source in the inbound journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSummary {
+    pub source: String,
+    pub open: u64,
+    pub oldest_claimed_at: Millis,
 }
 
 /// An open entry of the inbound journal.

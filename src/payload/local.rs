@@ -290,6 +290,28 @@ impl PayloadStore for LocalStore {
         self.sync_group().sync().await.map_err(|e| io_err(id, e))
     }
 
+    async fn check(&self) -> Result<(), PayloadError> {
+        // The directory is made on the first put; before that its parent (the data directory)
+        // must be there. Only the metadata is read: a probe must not cost a disk write.
+        let dir = &self.dir;
+        let probe = match tokio::fs::metadata(dir).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match dir.parent() {
+                Some(parent) => tokio::fs::metadata(parent).await,
+                None => Err(e),
+            },
+            other => other,
+        };
+        match probe {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(PayloadError::Unavailable {
+                reason: "the payload directory is not a directory".into(),
+            }),
+            Err(e) => Err(PayloadError::Unavailable {
+                reason: format!("the payload directory cannot be read: {e}"),
+            }),
+        }
+    }
+
     async fn stored_messages(&self) -> Result<Vec<(MessageId, SystemTime)>, PayloadError> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.stored_ids())

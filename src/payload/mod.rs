@@ -76,6 +76,9 @@ pub trait PayloadStore: Send + Sync {
     /// what an interrupted put left), with when it was written. For the orphan sweep, which
     /// deletes what belongs to no message in the ledger.
     async fn stored_messages(&self) -> Result<Vec<(MessageId, SystemTime)>, PayloadError>;
+
+    /// Whether the store can be used right now, for readiness: cheap, touches no payload.
+    async fn check(&self) -> Result<(), PayloadError>;
 }
 
 /// Stores bytes already in memory.

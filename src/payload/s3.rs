@@ -373,6 +373,11 @@ impl PayloadStore for S3Store {
         Ok(())
     }
 
+    async fn check(&self) -> Result<(), PayloadError> {
+        // The same probe as at start: one listing page (bucket, credentials, reachability).
+        self.check_reachable("the configured endpoint").await
+    }
+
     async fn stored_messages(&self) -> Result<Vec<(MessageId, SystemTime)>, PayloadError> {
         let skip = self.prefix.parts().count();
         let mut out = Vec::new();

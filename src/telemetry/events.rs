@@ -5,7 +5,10 @@
 //! durations and reasons the broker itself wrote — never payload content, never a secret.
 
 use super::auth_failures::{self, Endpoint};
-use super::metrics::{ConnectorLabels, OutcomeLabels, RefusedLabels, SourceLabels, metrics};
+use super::metrics::{
+    CheckLabels, ConnectorLabels, CredentialLabels, DestinationLabels, OutcomeLabels, PollerLabels,
+    RefusedLabels, SourceLabels, StageLabels, TenantLabels, metrics,
+};
 use super::untrusted::{Detail, Untrusted};
 use crate::message::{MessageId, State};
 use std::net::IpAddr;
@@ -160,18 +163,51 @@ impl AuthFailed<'_> {
     }
 }
 
+/// How long the intake stages between parsing and storing took for one message. Metrics
+/// only: the message's own log line is [`MessageAdmitted`].
+pub struct IntakeStagesTimed {
+    pub route: Duration,
+    /// `None` when no schema validation ran (JSON, unrouted).
+    pub validate: Option<Duration>,
+}
+
+impl IntakeStagesTimed {
+    pub fn emit(&self) {
+        let m = metrics();
+        let stages = [("route", Some(self.route)), ("validate", self.validate)];
+        for (stage, took) in stages {
+            if let Some(took) = took {
+                m.stage_seconds
+                    .get_or_create(&StageLabels {
+                        stage: stage.into(),
+                    })
+                    .observe(took.as_secs_f64());
+            }
+        }
+    }
+}
+
 pub struct DeliverySucceeded<'a> {
     pub id: MessageId,
     pub connector: &'a str,
     pub attempt: u32,
     pub elapsed: Duration,
+    /// When the broker received the message (Unix ms), for the end-to-end age.
+    pub received_at: i64,
 }
 
 impl DeliverySucceeded<'_> {
     pub fn emit(&self) {
+        let age_ms = (crate::message::now_millis() - self.received_at).max(0);
         tracing::info!(message_id = %self.id, connector = self.connector, attempt = self.attempt,
-            elapsed_ms = self.elapsed.as_millis() as u64, "delivered");
+            elapsed_ms = self.elapsed.as_millis() as u64, age_ms, "delivered");
         outcome(self.connector, "delivered", self.elapsed);
+        metrics()
+            .delivered_age_seconds
+            .get_or_create(&ConnectorLabels {
+                connector: self.connector.into(),
+            })
+            .observe(age_ms as f64 / 1000.0);
     }
 }
 
@@ -250,14 +286,152 @@ impl WorkerTrouble<'_> {
     }
 }
 
-pub struct MessagePurged {
+pub struct MessagePurged<'a> {
     pub id: MessageId,
+    pub tenant: &'a str,
     pub parts: usize,
+    /// The retention period that applied (the tenant's, or `storage.retention`).
+    pub retention: Duration,
 }
 
-impl MessagePurged {
+impl MessagePurged<'_> {
     pub fn emit(&self) {
-        tracing::info!(message_id = %self.id, parts = self.parts, "payload purged after the retention period");
+        tracing::info!(message_id = %self.id, tenant = self.tenant, parts = self.parts,
+            retention = %humantime::format_duration(self.retention),
+            "payload purged after the retention period");
+        metrics()
+            .purged
+            .get_or_create(&TenantLabels {
+                tenant: self.tenant.into(),
+            })
+            .inc();
+    }
+}
+
+/// A poll round of a FIT-Connect destination or an XTA mailbox completed.
+pub struct PollSucceeded<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    /// `fit-connect` or `xta`.
+    pub transport: &'static str,
+}
+
+impl PollSucceeded<'_> {
+    pub fn emit(&self) {
+        tracing::debug!(
+            tenant = self.tenant,
+            source = self.source,
+            transport = self.transport,
+            "poll round completed"
+        );
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        metrics()
+            .poll_last_success
+            .get_or_create(&PollerLabels {
+                tenant: self.tenant.into(),
+                source: self.source.into(),
+                transport: self.transport.into(),
+            })
+            .set(now);
+    }
+}
+
+/// A FIT-Connect poll round failed (Zustelldienst unreachable, token refused, ledger).
+pub struct FitConnectPollFailed<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    pub destination: &'a str,
+    /// The client's error (status, problem type; never submission content).
+    pub error: &'a str,
+    pub retry_in: Duration,
+}
+
+impl FitConnectPollFailed<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            source = self.source,
+            destination = self.destination,
+            error = self.error,
+            retry_in_s = self.retry_in.as_secs(),
+            "FIT-Connect: polling failed; will try again"
+        );
+        metrics()
+            .fit_connect_poll_failures
+            .get_or_create(&DestinationLabels {
+                tenant: self.tenant.into(),
+                source: self.source.into(),
+                destination: self.destination.into(),
+            })
+            .inc();
+    }
+}
+
+/// What a source's key or client certificate is good until, said once at start. Keys
+/// without a certificate (a bare JWK or PEM key) have no expiry and are not reported.
+pub struct CredentialExpiry<'a> {
+    pub tenant: &'a str,
+    pub source: &'a str,
+    /// The configuration key naming it, e.g. `decryption_keys[0]`.
+    pub credential: &'a str,
+    /// Unix time the certificate's validity ends.
+    pub expires_at: i64,
+}
+
+/// Below this, a certificate is worth a warning at start (and the alert fires).
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 86_400);
+
+impl CredentialExpiry<'_> {
+    pub fn emit(&self) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let at = crate::message::format_millis(self.expires_at.saturating_mul(1000));
+        if self.expires_at - now < EXPIRY_WARNING.as_secs() as i64 {
+            tracing::warn!(tenant = self.tenant, source = self.source, credential = self.credential,
+                expires_at = %at,
+                "a certificate expires within 30 days (or has expired): obtain a new one and configure it before then");
+        } else {
+            tracing::info!(tenant = self.tenant, source = self.source, credential = self.credential,
+                expires_at = %at, "certificate validity");
+        }
+        metrics()
+            .credential_expiry
+            .get_or_create(&CredentialLabels {
+                tenant: self.tenant.into(),
+                source: self.source.into(),
+                credential: self.credential.into(),
+            })
+            .set(self.expires_at);
+    }
+}
+
+/// The result of one readiness check (`/readyz` and every scrape). Logged only when it
+/// changes, so that a probe every few seconds does not fill the log.
+pub struct ReadinessChecked<'a> {
+    /// `ledger`, `queue`, `payload_store`.
+    pub check: &'static str,
+    /// `None` when it passed; otherwise the broker's own description (no URLs, no secrets).
+    pub failure: Option<&'a str>,
+}
+
+impl ReadinessChecked<'_> {
+    pub fn emit(&self) {
+        let gauge = metrics().ready.get_or_create(&CheckLabels {
+            check: self.check.into(),
+        });
+        let was = gauge.set(i64::from(self.failure.is_none()));
+        match self.failure {
+            Some(error) if was != 0 => tracing::error!(
+                check = self.check,
+                error,
+                "not ready: the {} cannot be used; intake and delivery wait until it can",
+                self.check
+            ),
+            None if was == 0 => tracing::info!(
+                check = self.check,
+                "ready again: the {} answers",
+                self.check
+            ),
+            _ => {}
+        }
     }
 }
 

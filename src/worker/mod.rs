@@ -164,6 +164,7 @@ async fn process(
                 connector,
                 attempt,
                 elapsed,
+                received_at: delivery.envelope.received_at,
             }
             .emit();
             let mapped = match &delivery.envelope.mapping {

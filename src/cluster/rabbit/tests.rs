@@ -712,8 +712,8 @@ mod conformance_suite {
     use super::*;
     use crate::conformance::{self, Subject};
     use crate::ledger::{
-        Admission, ChainVerdict, InboundClaim, MessageDetail, MessageFilter, MessageRecord,
-        NewMessage, StateCount,
+        Admission, ChainVerdict, InboundClaim, InboundSummary, MessageDetail, MessageFilter,
+        MessageRecord, NewMessage, StateCount,
     };
     use std::sync::OnceLock;
 
@@ -791,6 +791,10 @@ mod conformance_suite {
 
         async fn inbound_open(&self, source: &str) -> Result<Vec<InboundClaim>, LedgerError> {
             self.inner.inbound_open(source).await
+        }
+
+        async fn inbound_summary(&self) -> Result<Vec<InboundSummary>, LedgerError> {
+            self.inner.inbound_summary().await
         }
 
         async fn inbound_done(&self, source: &str, transport_id: &str) -> Result<(), LedgerError> {

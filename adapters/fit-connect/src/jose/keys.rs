@@ -96,6 +96,13 @@ impl Jwk {
         serde_json::to_string(self).expect("a JWK always serializes")
     }
 
+    /// When the key's certificate (the first of `x5c`, RFC 7517: standard base64 DER)
+    /// expires, in seconds since 1970; `None` without a certificate. The chain is not
+    /// validated here: this is for telling operators in time, not for trusting the key.
+    pub fn certificate_expires_at(&self) -> Result<Option<i64>, JoseError> {
+        certificate_expires_at(self.x5c.as_deref())
+    }
+
     /// Whether this JWK carries private key members.
     pub fn is_private(&self) -> bool {
         self.d.is_some()
@@ -293,6 +300,23 @@ impl PublicKey {
     }
 }
 
+/// The `notAfter` of the first certificate of an `x5c` chain, in seconds since 1970.
+fn certificate_expires_at(x5c: Option<&[String]>) -> Result<Option<i64>, JoseError> {
+    use base64::Engine as _;
+    let Some(first) = x5c.and_then(|c| c.first()) else {
+        return Ok(None);
+    };
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(first)
+        .map_err(|_| JoseError::Key("x5c[0] is not standard base64".into()))?;
+    let cert = openssl::x509::X509::from_der(&der)
+        .map_err(|_| JoseError::Key("x5c[0] is not a DER X.509 certificate".into()))?;
+    let diff = openssl::asn1::Asn1Time::from_unix(0)
+        .and_then(|epoch| epoch.diff(cert.not_after()))
+        .map_err(|_| JoseError::Key("x5c[0] has an unreadable notAfter".into()))?;
+    Ok(Some(i64::from(diff.days) * 86_400 + i64::from(diff.secs)))
+}
+
 fn check_bits(bits: u32) -> Result<(), JoseError> {
     if bits < MIN_DESTINATION_KEY_BITS {
         return Err(JoseError::Key(format!(
@@ -308,6 +332,8 @@ pub struct PrivateKey {
     pub(crate) pkey: PKey<Private>,
     kid: Option<String>,
     key_ops: Option<Vec<String>>,
+    /// The certificate chain a JWK came with, kept for its expiry.
+    x5c: Option<Vec<String>>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -348,6 +374,7 @@ impl PrivateKey {
             pkey: PKey::from_rsa(rsa)?,
             kid: jwk.kid.clone(),
             key_ops: jwk.key_ops.clone(),
+            x5c: jwk.x5c.clone(),
         })
     }
 
@@ -371,9 +398,16 @@ impl PrivateKey {
             pkey,
             kid: None,
             key_ops: None,
+            x5c: None,
         };
         key.kid = Some(kid.unwrap_or_else(|| key.public_jwk().thumbprint()));
         Ok(key)
+    }
+
+    /// When the certificate the key came with (JWK `x5c`) expires, in seconds since 1970;
+    /// `None` for a key without one (PEM, or a JWK without `x5c`).
+    pub fn certificate_expires_at(&self) -> Result<Option<i64>, JoseError> {
+        certificate_expires_at(self.x5c.as_deref())
     }
 
     /// Sets or replaces the key id.
@@ -511,6 +545,7 @@ pub fn generate_key_pair(
         pkey: PKey::from_rsa(rsa)?,
         kid: Some(kid.to_string()),
         key_ops: Some(vec![private_op.to_string()]),
+        x5c: None,
     };
     let private = key.to_private_jwk(Some(alg), Some(use_))?;
     let mut public = private.to_public();
