@@ -90,12 +90,15 @@ pub enum State {
     Dead,
     /// An operator sent it round again.
     Replayed,
+    /// An operator dealt with a dead or unrouted message by hand (e.g. handed it over on
+    /// paper) and closed it; it is no longer listed as needing attention.
+    Resolved,
     /// Payload deleted after the retention period; the ledger row stays as audit trail.
     Purged,
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
         State::Received,
         State::Validated,
         State::Routed,
@@ -106,6 +109,7 @@ impl State {
         State::Retrying,
         State::Dead,
         State::Replayed,
+        State::Resolved,
         State::Purged,
     ];
 
@@ -121,6 +125,7 @@ impl State {
             State::Retrying => "retrying",
             State::Dead => "dead",
             State::Replayed => "replayed",
+            State::Resolved => "resolved",
             State::Purged => "purged",
         }
     }
@@ -140,7 +145,8 @@ impl State {
                 | (Retrying, Delivering | Dead)
                 | (Dead | Unrouted | Delivered, Replayed)
                 | (Replayed, Routed | Unrouted)
-                | (Delivered | Rejected | Dead | Unrouted, Purged)
+                | (Dead | Unrouted, Resolved)
+                | (Delivered | Rejected | Dead | Unrouted | Resolved, Purged)
         )
     }
 
@@ -148,7 +154,12 @@ impl State {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            State::Delivered | State::Rejected | State::Dead | State::Unrouted | State::Purged
+            State::Delivered
+                | State::Rejected
+                | State::Dead
+                | State::Unrouted
+                | State::Resolved
+                | State::Purged
         )
     }
 }
@@ -349,6 +360,17 @@ mod tests {
         assert!(Dead.can_become(Replayed));
         assert!(Replayed.can_become(Routed));
         assert!(Unrouted.can_become(Replayed));
+    }
+
+    #[test]
+    fn only_operator_cases_can_be_resolved() {
+        use State::*;
+        for s in State::ALL {
+            assert_eq!(s.can_become(Resolved), matches!(s, Dead | Unrouted), "{s} -> resolved");
+        }
+        for next in State::ALL {
+            assert_eq!(Resolved.can_become(next), next == Purged, "resolved -> {next}");
+        }
     }
 
     #[test]

@@ -178,6 +178,17 @@ pub struct MessageFilter {
     pub connector: Option<String>,
     /// Only messages last updated before this time (for "older than" queries).
     pub updated_before: Option<Millis>,
+    /// Only messages last updated at or after this time (e.g. delivered in the last hour).
+    pub updated_after: Option<Millis>,
+    /// Only messages of this standard (the Nachrichtenkopf's key, e.g. `xgewerbeanzeige`).
+    pub standard: Option<String>,
+    /// Only messages received at or after this time.
+    pub received_from: Option<Millis>,
+    /// Only messages received before this time.
+    pub received_to: Option<Millis>,
+    /// Paging cursor: only messages after this one in the listing order (by id, which is
+    /// arrival order). The last id of a page is the cursor of the next.
+    pub after: Option<MessageId>,
     pub limit: usize,
 }
 
@@ -243,7 +254,11 @@ pub trait Ledger: Send + Sync {
 
     async fn get(&self, id: MessageId) -> Result<Option<MessageDetail>, LedgerError>;
 
+    /// Messages matching `filter`, oldest (by id, i.e. arrival) first, at most `limit` (0 = all).
     async fn list(&self, filter: &MessageFilter) -> Result<Vec<MessageRecord>, LedgerError>;
+
+    /// How many messages match `filter` (its `limit` and cursor are ignored).
+    async fn count(&self, filter: &MessageFilter) -> Result<u64, LedgerError>;
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError>;
 
