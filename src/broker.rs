@@ -8,8 +8,9 @@ use crate::connectors::{self, ConnectorHandle};
 use crate::inbound::http::{HttpIntake, HttpSources};
 use crate::inbound::{fit_connect, xta};
 use crate::intake::{DocumentLimits, Intake};
-use crate::ledger::{MessageFilter, Transition};
-use crate::message::State;
+use crate::ledger::{Ledger, LedgerError, MessageFilter, MessageRecord, Transition};
+use crate::message::{MessageId, State};
+use crate::payload::PayloadStore;
 use crate::routing::Router;
 use crate::telemetry::auth_failures;
 use crate::telemetry::events::MessagePurged;
@@ -58,6 +59,8 @@ pub struct Plan {
     pub xta: Vec<Arc<xta::Account>>,
     /// Compiled mapping files by id.
     pub mappings: Mappings,
+    /// Bearer tokens of the admin API, read.
+    pub admin_tokens: crate::admin::auth::Tokens,
 }
 
 /// Compiled mappings by id, shared by the workers.
@@ -167,6 +170,9 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
         .ok();
     let xta = xta::build(config).map_err(|e| errors.extend(e)).ok();
     let mappings = mappings(config).map_err(|e| errors.extend(e)).ok();
+    let admin_tokens = crate::admin::auth::Tokens::build(&config.admin)
+        .map_err(|e| errors.extend(e))
+        .ok();
     match (
         router,
         validator,
@@ -175,6 +181,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
         fit_connect,
         xta,
         mappings,
+        admin_tokens,
     ) {
         (
             Some(router),
@@ -184,6 +191,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
             Some(fit_connect),
             Some(xta),
             Some(mappings),
+            Some(admin_tokens),
         ) if errors.is_empty() => Ok(Plan {
             router,
             validator,
@@ -192,6 +200,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
             fit_connect,
             xta,
             mappings,
+            admin_tokens,
         }),
         _ => Err(errors),
     }
@@ -356,6 +365,8 @@ pub async fn start(config: &Config) -> Result<Running> {
             ..Default::default()
         },
     };
+    // Replays from the admin API route with the same table as intake.
+    let (admin_router, admin_validator) = (plan.router.clone(), plan.validator.clone());
     let intake = Arc::new(Intake::new(
         stores.ledger.clone(),
         stores.payloads.clone(),
@@ -382,7 +393,14 @@ pub async fn start(config: &Config) -> Result<Running> {
         stores.clone(),
         connector_ids,
         plan.fit_connect.clone(),
-    );
+    )
+    .merge(crate::admin::router(crate::admin::Admin {
+        records: stores.records(),
+        router: admin_router,
+        validator: admin_validator,
+        tokens: plan.admin_tokens,
+        trace_url: config.admin.trace_url.clone(),
+    }));
     let stop_http = shutdown.clone();
     let limits = config.server.limits();
     tasks.spawn(async move {
@@ -493,18 +511,19 @@ pub async fn purge_expired(stores: &Stores, retention: Duration) {
         return;
     };
     for m in expired {
-        if stores.payloads.delete(m.id).await.is_err() {
-            continue;
-        }
         let reason = format!(
             "payload deleted after the retention period of {}",
             humantime::format_duration(retention)
         );
-        if stores
-            .ledger
-            .transition(m.id, Transition::new(State::Purged, "retention", reason))
-            .await
-            .is_ok()
+        if purge(
+            stores.ledger.as_ref(),
+            stores.payloads.as_ref(),
+            &m,
+            "retention",
+            reason,
+        )
+        .await
+        .is_ok()
         {
             MessagePurged {
                 id: m.id,
@@ -513,6 +532,50 @@ pub async fn purge_expired(stores: &Stores, retention: Duration) {
             .emit();
         }
     }
+}
+
+/// Why a payload could not be purged.
+#[derive(Debug, thiserror::Error)]
+pub enum PurgeError {
+    #[error(
+        "message {id} is {state}; only delivered, rejected, dead, unrouted or resolved messages can be purged"
+    )]
+    NotPurgeable { id: MessageId, state: State },
+    #[error(
+        "message {id}: deleting its payload failed ({reason}); nothing was recorded, try again"
+    )]
+    Payload { id: MessageId, reason: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Deletes a message's stored parts, then records `purged` by `actor`: the one way a payload
+/// goes, for the retention sweep and an operator's purge alike. The payload goes first: a
+/// crash in between leaves a message without payload that the next purge records.
+pub async fn purge(
+    ledger: &dyn Ledger,
+    payloads: &dyn PayloadStore,
+    m: &MessageRecord,
+    actor: &str,
+    reason: String,
+) -> Result<(), PurgeError> {
+    if !m.state.can_become(State::Purged) {
+        return Err(PurgeError::NotPurgeable {
+            id: m.id,
+            state: m.state,
+        });
+    }
+    payloads
+        .delete(m.id)
+        .await
+        .map_err(|e| PurgeError::Payload {
+            id: m.id,
+            reason: e.to_string(),
+        })?;
+    ledger
+        .transition(m.id, Transition::new(State::Purged, actor, reason))
+        .await?;
+    Ok(())
 }
 
 /// Removes stored parts whose message never made it into the ledger (crash during intake, or

@@ -511,7 +511,11 @@ pub async fn resolve_and_purge_are_audited(s: &Subject) {
     ));
     l.transition(
         id,
-        Transition::new(State::Purged, "operator:anna", "payload deleted by an operator"),
+        Transition::new(
+            State::Purged,
+            "operator:anna",
+            "payload deleted by an operator",
+        ),
     )
     .await
     .unwrap();
@@ -539,8 +543,11 @@ pub async fn resolve_and_purge_are_audited(s: &Subject) {
     let busy_id = busy.id;
     l.admit(busy).await.unwrap();
     assert!(matches!(
-        l.transition(busy_id, Transition::new(State::Resolved, "operator:anna", "x"))
-            .await,
+        l.transition(
+            busy_id,
+            Transition::new(State::Resolved, "operator:anna", "x")
+        )
+        .await,
         Err(LedgerError::TransitionNotAllowed {
             from: State::Routed,
             ..

@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The broker's own id for a message: a UUIDv7, so ids sort by arrival time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(transparent)]
 pub struct MessageId(Uuid);
 
@@ -72,7 +75,7 @@ pub fn format_millis(ms: Millis) -> String {
 
 /// Where a message is in its life. `received → validated → routed → delivering → delivered`
 /// is the happy path; the others are side exits (see [`State::can_become`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Received,
@@ -183,7 +186,7 @@ impl FromStr for State {
 
 /// What intake learned about an XÖV message from its header (Nachrichtenkopf). Everything
 /// here is metadata that may be logged and routed on; none of it is payload content.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct XoevHeader {
     /// Standard key, e.g. `xgewerbeanzeige`; `None` for unknown namespaces and non-XML.
     pub standard: Option<String>,
@@ -208,7 +211,7 @@ pub struct XoevHeader {
 
 /// What an XTA 2 transport order (`MessageMetaData`) says about a message: identifiers and
 /// codes that routes match on and operators see — no payload content.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct XtaMeta {
     /// The XTA MessageID (`MsgIdentification/wsa:MessageID`).
     pub message_id: String,
@@ -231,7 +234,7 @@ pub struct XtaMeta {
 }
 
 /// One stored part of a message: the main document or an attachment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Part {
     /// `payload` for the main document, `attachment-1`, `attachment-2`, … for the rest.
     pub name: String,
@@ -366,10 +369,18 @@ mod tests {
     fn only_operator_cases_can_be_resolved() {
         use State::*;
         for s in State::ALL {
-            assert_eq!(s.can_become(Resolved), matches!(s, Dead | Unrouted), "{s} -> resolved");
+            assert_eq!(
+                s.can_become(Resolved),
+                matches!(s, Dead | Unrouted),
+                "{s} -> resolved"
+            );
         }
         for next in State::ALL {
-            assert_eq!(Resolved.can_become(next), next == Purged, "resolved -> {next}");
+            assert_eq!(
+                Resolved.can_become(next),
+                next == Purged,
+                "resolved -> {next}"
+            );
         }
     }
 

@@ -423,7 +423,8 @@ impl Ledger for SqliteLedger {
             .db
             .read(move |c| {
                 let (clause, mut args) = where_clause(&filter, true);
-                let sql = format!("SELECT {RECORD_COLUMNS} FROM messages {clause} ORDER BY id LIMIT ?");
+                let sql =
+                    format!("SELECT {RECORD_COLUMNS} FROM messages {clause} ORDER BY id LIMIT ?");
                 let limit = if filter.limit == 0 {
                     i64::MAX
                 } else {

@@ -16,6 +16,7 @@ use crate::message::{Envelope, MessageId, Millis, Part, State, XoevHeader};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// A message as intake hands it to the ledger.
 #[derive(Debug, Clone)]
@@ -106,7 +107,7 @@ impl Transition {
 }
 
 /// One entry of a message's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryEntry {
     pub seq: u32,
     pub state: State,
@@ -119,7 +120,7 @@ pub struct HistoryEntry {
 }
 
 /// A message row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageRecord {
     pub id: MessageId,
     pub tenant: String,
@@ -163,7 +164,7 @@ impl MessageRecord {
 }
 
 /// A message with its full history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageDetail {
     #[serde(flatten)]
     pub message: MessageRecord,
@@ -193,7 +194,7 @@ pub struct MessageFilter {
 }
 
 /// Messages per (tenant, connector, state), for metrics and the console.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StateCount {
     pub tenant: String,
     pub connector: Option<String>,
