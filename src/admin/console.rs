@@ -11,6 +11,7 @@ use axum::routing::get;
 const INDEX: &str = include_str!("console/index.html");
 const APP: &str = include_str!("console/app.js");
 const STYLE: &str = include_str!("console/style.css");
+const ICON: &str = include_str!("console/favicon.svg");
 
 /// Only the console's own files may run or load: values in the ledger come from senders.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -46,5 +47,9 @@ pub fn router() -> Router {
         .route(
             "/console/style.css",
             get(|| async { file("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/console/favicon.svg",
+            get(|| async { file("image/svg+xml", ICON) }),
         )
 }
