@@ -278,8 +278,10 @@ mod tests {
         assert!(text[1].contains("same value"), "{text:?}");
         assert!(text[2].contains("1 to 63 letters"), "{text:?}");
         assert_eq!(text.len(), 3, "{text:?}");
-        let mut bad_link = AdminConfig::default();
-        bad_link.trace_url = Some("http://jaeger/trace/".into());
+        let bad_link = AdminConfig {
+            trace_url: Some("http://jaeger/trace/".into()),
+            ..Default::default()
+        };
         assert!(Tokens::build(&bad_link).is_err());
     }
 }
