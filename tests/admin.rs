@@ -38,6 +38,22 @@ async fn post_dead(b: &Broker, n: usize) -> Vec<String> {
     ids
 }
 
+/// The connector's dead letters as `/metrics` counts them.
+async fn dead_letters(b: &Broker) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", b.base()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = r#"amtsbote_queue_entries{connector="gewerberegister",status="dead"} "#;
+    text.lines()
+        .find_map(|l| l.strip_prefix(line))
+        .unwrap_or_else(|| panic!("no {line} in {text}"))
+        .parse()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_and_roles_guard_the_admin_api() {
     let b = admin::start(Behaviour {
@@ -244,6 +260,7 @@ async fn replay_many_resolve_and_purge_are_audited() {
     })
     .await;
     let dead = post_dead(&b, 4).await;
+    assert_eq!(dead_letters(&b).await, 4);
     let o = get(&b, "/admin/api/v1/overview", VIEWER_TOKEN).await;
     assert_eq!(o.body["oldest_attention"]["id"], dead[0].as_str());
 
@@ -260,6 +277,11 @@ async fn replay_many_resolve_and_purge_are_audited() {
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["from"], "dead");
+    assert_eq!(
+        dead_letters(&b).await,
+        3,
+        "a resolved message is no dead letter"
+    );
     let m = get(
         &b,
         &format!("/admin/api/v1/messages/{}", dead[0]),
@@ -390,4 +412,50 @@ async fn the_openapi_document_describes_every_route() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_refuses_weak_and_shared_tokens() {
+    let b = admin::start(Behaviour::default()).await;
+    let out = b.cli(&["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(b.dir.path().join("short.token"), "abc").unwrap();
+    let mut config = std::fs::read_to_string(&b.config).unwrap();
+    config.push_str(
+        r#"
+[[admin.tokens]]
+name = "carla"
+role = "operator"
+token = { file = "short.token" }
+
+[[admin.tokens]]
+name = "dora"
+role = "viewer"
+token = { file = "anna.token" }
+"#,
+    );
+    std::fs::write(&b.config, config).unwrap();
+    let out = b.cli(&["check"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("admin.tokens[2]") && text.contains("shorter than 16"),
+        "{text}"
+    );
+    assert!(
+        text.contains("admin.tokens[3]") && text.contains("same value"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(OPERATOR_TOKEN),
+        "a secret in the output: {text}"
+    );
 }
