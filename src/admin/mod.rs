@@ -101,3 +101,30 @@ pub fn router(admin: Admin) -> axum::Router {
     let (api, _) = api().with_state(Arc::new(admin)).split_for_parts();
     api.merge(console::router())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_link_needs_a_template_and_a_trace() {
+        let template = Some("http://jaeger:16686/trace/{trace_id}");
+        assert_eq!(
+            trace_url(template, Some("4bf92f3577b34da6a3ce929d0e0e4736")).as_deref(),
+            Some("http://jaeger:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(trace_url(template, None), None);
+        assert_eq!(trace_url(None, Some("4bf9")), None);
+    }
+
+    #[test]
+    fn the_document_names_the_bearer_scheme_on_every_data_route() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let secured = op["security"][0].get("bearer").is_some();
+                assert_eq!(secured, !path.ends_with("openapi.json"), "{method} {path}");
+            }
+        }
+    }
+}
