@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 # System packages the build and the tests need.
 packages=(build-essential pkg-config systemd libxml2-dev libxml2-utils libssl-dev python3 python3-pip curl
-          postgresql rabbitmq-server)
+          postgresql rabbitmq-server
+          chromium)  # the console's end-to-end test (tests/console.rs) drives it headless
 # promtool (checks and unit-tests deploy/prometheus/alerts.yml, lints /metrics) comes with
 # Debian's prometheus package (on a machine running systemd its server starts as well, on
 # port 9090; the tests do not use it).
@@ -49,6 +50,13 @@ fi
 if [ ! -d adapters/fit-connect/tests/interop-node/node_modules/jose ]; then
     echo "==> installing npm jose (npm ci)"
     (cd adapters/fit-connect/tests/interop-node && npm ci --no-audit --no-fund --silent)
+fi
+
+# The console's browser driver: npm playwright-core (pinned by its lock file), which drives the
+# system's Chromium installed above — no browser download.
+if [ ! -d tests/console/node_modules/playwright-core ]; then
+    echo "==> installing npm playwright-core (npm ci)"
+    (cd tests/console && npm ci --no-audit --no-fund --silent)
 fi
 
 # The S3-compatible server the payload store tests run against (scripts/services.sh starts it).

@@ -176,6 +176,16 @@ pub async fn open_existing(config: &Config) -> Result<Records> {
 }
 
 impl Stores {
+    /// The ledger and payloads of a running broker, for the admin API (which must not close
+    /// them: the broker does on shutdown).
+    pub fn records(&self) -> Records {
+        Records {
+            ledger: self.ledger.clone(),
+            payloads: self.payloads.clone(),
+            db: None,
+        }
+    }
+
     pub fn close(&self) {
         if let Some(e) = &self.embedded {
             e.db.close();

@@ -55,6 +55,8 @@ pub struct Plan {
     pub xta: Vec<Arc<xta::Account>>,
     /// Compiled mapping files by id.
     pub mappings: Mappings,
+    /// Bearer tokens of the admin API, read.
+    pub admin_tokens: crate::admin::auth::Tokens,
 }
 
 /// Compiled mappings by id, shared by the workers.
@@ -164,6 +166,9 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
         .ok();
     let xta = xta::build(config).map_err(|e| errors.extend(e)).ok();
     let mappings = mappings(config).map_err(|e| errors.extend(e)).ok();
+    let admin_tokens = crate::admin::auth::Tokens::build(&config.admin)
+        .map_err(|e| errors.extend(e))
+        .ok();
     match (
         router,
         validator,
@@ -172,6 +177,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
         fit_connect,
         xta,
         mappings,
+        admin_tokens,
     ) {
         (
             Some(router),
@@ -181,6 +187,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
             Some(fit_connect),
             Some(xta),
             Some(mappings),
+            Some(admin_tokens),
         ) if errors.is_empty() => Ok(Plan {
             router,
             validator,
@@ -189,6 +196,7 @@ pub fn plan(config: &Config) -> Result<Plan, Vec<ConfigError>> {
             fit_connect,
             xta,
             mappings,
+            admin_tokens,
         }),
         _ => Err(errors),
     }
@@ -353,6 +361,8 @@ pub async fn start(config: &Config) -> Result<Running> {
             ..Default::default()
         },
     };
+    // Replays from the admin API route with the same table as intake.
+    let (admin_router, admin_validator) = (plan.router.clone(), plan.validator.clone());
     let intake = Arc::new(Intake::new(
         stores.ledger.clone(),
         stores.payloads.clone(),
@@ -379,7 +389,14 @@ pub async fn start(config: &Config) -> Result<Running> {
         stores.clone(),
         connector_ids,
         plan.fit_connect.clone(),
-    );
+    )
+    .merge(crate::admin::router(crate::admin::Admin {
+        records: stores.records(),
+        router: admin_router,
+        validator: admin_validator,
+        tokens: plan.admin_tokens,
+        trace_url: config.admin.trace_url.clone(),
+    }));
     let stop_http = shutdown.clone();
     let limits = config.server.limits();
     tasks.spawn(async move {

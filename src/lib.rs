@@ -6,6 +6,7 @@
 //! authority's back-office systems (Fachverfahren). Every step is recorded in the
 //! [`ledger`]. See `DESIGN.md` in the project's shared notes and `README.md` for the picture.
 
+pub mod admin;
 pub mod at_rest;
 pub mod backend;
 pub mod broker;

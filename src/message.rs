@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The broker's own id for a message: a UUIDv7, so ids sort by arrival time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(transparent)]
 pub struct MessageId(Uuid);
 
@@ -72,7 +75,7 @@ pub fn format_millis(ms: Millis) -> String {
 
 /// Where a message is in its life. `received → validated → routed → delivering → delivered`
 /// is the happy path; the others are side exits (see [`State::can_become`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Received,
@@ -90,12 +93,15 @@ pub enum State {
     Dead,
     /// An operator sent it round again.
     Replayed,
+    /// An operator dealt with a dead or unrouted message by hand (e.g. handed it over on
+    /// paper) and closed it; it is no longer listed as needing attention.
+    Resolved,
     /// Payload deleted after the retention period; the ledger row stays as audit trail.
     Purged,
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
         State::Received,
         State::Validated,
         State::Routed,
@@ -106,6 +112,7 @@ impl State {
         State::Retrying,
         State::Dead,
         State::Replayed,
+        State::Resolved,
         State::Purged,
     ];
 
@@ -121,6 +128,7 @@ impl State {
             State::Retrying => "retrying",
             State::Dead => "dead",
             State::Replayed => "replayed",
+            State::Resolved => "resolved",
             State::Purged => "purged",
         }
     }
@@ -140,7 +148,8 @@ impl State {
                 | (Retrying, Delivering | Dead)
                 | (Dead | Unrouted | Delivered, Replayed)
                 | (Replayed, Routed | Unrouted)
-                | (Delivered | Rejected | Dead | Unrouted, Purged)
+                | (Dead | Unrouted, Resolved)
+                | (Delivered | Rejected | Dead | Unrouted | Resolved, Purged)
         )
     }
 
@@ -148,7 +157,12 @@ impl State {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            State::Delivered | State::Rejected | State::Dead | State::Unrouted | State::Purged
+            State::Delivered
+                | State::Rejected
+                | State::Dead
+                | State::Unrouted
+                | State::Resolved
+                | State::Purged
         )
     }
 }
@@ -172,7 +186,7 @@ impl FromStr for State {
 
 /// What intake learned about an XÖV message from its header (Nachrichtenkopf). Everything
 /// here is metadata that may be logged and routed on; none of it is payload content.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct XoevHeader {
     /// Standard key, e.g. `xgewerbeanzeige`; `None` for unknown namespaces and non-XML.
     pub standard: Option<String>,
@@ -197,7 +211,7 @@ pub struct XoevHeader {
 
 /// What an XTA 2 transport order (`MessageMetaData`) says about a message: identifiers and
 /// codes that routes match on and operators see — no payload content.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct XtaMeta {
     /// The XTA MessageID (`MsgIdentification/wsa:MessageID`).
     pub message_id: String,
@@ -220,7 +234,7 @@ pub struct XtaMeta {
 }
 
 /// One stored part of a message: the main document or an attachment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Part {
     /// `payload` for the main document, `attachment-1`, `attachment-2`, … for the rest.
     pub name: String,
@@ -349,6 +363,25 @@ mod tests {
         assert!(Dead.can_become(Replayed));
         assert!(Replayed.can_become(Routed));
         assert!(Unrouted.can_become(Replayed));
+    }
+
+    #[test]
+    fn only_operator_cases_can_be_resolved() {
+        use State::*;
+        for s in State::ALL {
+            assert_eq!(
+                s.can_become(Resolved),
+                matches!(s, Dead | Unrouted),
+                "{s} -> resolved"
+            );
+        }
+        for next in State::ALL {
+            assert_eq!(
+                Resolved.can_become(next),
+                next == Purged,
+                "resolved -> {next}"
+            );
+        }
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! Retention (Löschfrist): after a message reached a final state (delivered, rejected), its
-//! payload is deleted once the tenant's deletion period has passed. Runs in the broker's
-//! maintenance loop; the ledger row stays, and each deletion is recorded in its history as
-//! `purged` by actor `retention`, naming the period that applied.
+//! Retention (Löschfrist): after a message reached a final state (delivered, rejected, or
+//! resolved by an operator), its payload is deleted once the tenant's deletion period has
+//! passed. Runs in the broker's maintenance loop; the ledger row stays, and each deletion is
+//! recorded in its history as `purged` by actor `retention`, naming the period that applied.
+//! [`purge`] is the one way a payload goes, also for an operator's purge in the admin API.
 
 use crate::backend::Stores;
 use crate::config::Config;
-use crate::ledger::{MessageFilter, Transition};
-use crate::message::State;
+use crate::ledger::{Ledger, LedgerError, MessageFilter, MessageRecord, Transition};
+use crate::message::{MessageId, State};
+use crate::payload::PayloadStore;
 use crate::telemetry::events::MessagePurged;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -67,21 +69,18 @@ pub async fn purge_expired(stores: &Stores, retention: &Retention) {
         };
         for m in expired {
             let period = retention.of(&m.tenant);
-            // Payload first: should the process stop before the transition is recorded, the
-            // next round deletes again (nothing there, not an error) and records it then.
-            if stores.payloads.delete(m.id).await.is_err() {
-                continue;
-            }
             let reason = format!(
                 "payload deleted after the retention period of {}",
                 humantime::format_duration(period)
             );
-            if stores
-                .ledger
-                .transition(m.id, Transition::new(State::Purged, "retention", reason))
-                .await
-                .is_ok()
-            {
+            let purged = purge(
+                stores.ledger.as_ref(),
+                stores.payloads.as_ref(),
+                &m,
+                "retention",
+                reason,
+            );
+            if purged.await.is_ok() {
                 MessagePurged {
                     id: m.id,
                     tenant: &m.tenant,
@@ -96,10 +95,54 @@ pub async fn purge_expired(stores: &Stores, retention: &Retention) {
 
 fn final_states() -> MessageFilter {
     MessageFilter {
-        states: vec![State::Delivered, State::Rejected],
+        states: vec![State::Delivered, State::Rejected, State::Resolved],
         limit: BATCH,
         ..Default::default()
     }
+}
+
+/// Why a payload could not be purged.
+#[derive(Debug, thiserror::Error)]
+pub enum PurgeError {
+    #[error(
+        "message {id} is {state}; only delivered, rejected, dead, unrouted or resolved messages can be purged"
+    )]
+    NotPurgeable { id: MessageId, state: State },
+    #[error(
+        "message {id}: deleting its payload failed ({reason}); nothing was recorded, try again"
+    )]
+    Payload { id: MessageId, reason: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Deletes a message's stored parts, then records `purged` by `actor`: the one way a payload
+/// goes, for the retention sweep and an operator's purge alike. The payload goes first: a
+/// crash in between leaves a message without payload that the next purge records.
+pub async fn purge(
+    ledger: &dyn Ledger,
+    payloads: &dyn PayloadStore,
+    m: &MessageRecord,
+    actor: &str,
+    reason: String,
+) -> Result<(), PurgeError> {
+    if !m.state.can_become(State::Purged) {
+        return Err(PurgeError::NotPurgeable {
+            id: m.id,
+            state: m.state,
+        });
+    }
+    payloads
+        .delete(m.id)
+        .await
+        .map_err(|e| PurgeError::Payload {
+            id: m.id,
+            reason: e.to_string(),
+        })?;
+    ledger
+        .transition(m.id, Transition::new(State::Purged, actor, reason))
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -404,6 +404,52 @@ async fn transition_tx(
     Ok(from)
 }
 
+/// The `WHERE` clause and its arguments for a [`MessageFilter`]; the cursor only when paging.
+/// Built per filter rather than one statement with `$n IS NULL OR …` arms, so that
+/// PostgreSQL plans each shape with the indexes that fit it.
+fn where_clause(
+    filter: &MessageFilter,
+    with_cursor: bool,
+) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let mut sql = String::from("WHERE true");
+    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    if !filter.states.is_empty() {
+        let states: Vec<String> = filter.states.iter().map(|s| s.as_str().into()).collect();
+        args.push(Box::new(states));
+        sql.push_str(&format!(" AND state = ANY(${})", args.len()));
+    }
+    for (column, value) in [
+        ("tenant", &filter.tenant),
+        ("connector", &filter.connector),
+        ("standard", &filter.standard),
+    ] {
+        if let Some(v) = value {
+            args.push(Box::new(v.clone()));
+            sql.push_str(&format!(" AND {column} = ${}", args.len()));
+        }
+    }
+    for (column, op, value) in [
+        ("updated_at", "<", filter.updated_before),
+        ("updated_at", ">=", filter.updated_after),
+        ("received_at", ">=", filter.received_from),
+        ("received_at", "<", filter.received_to),
+    ] {
+        if let Some(v) = value {
+            args.push(Box::new(v));
+            sql.push_str(&format!(" AND {column} {op} ${}", args.len()));
+        }
+    }
+    if !filter.exclude_tenants.is_empty() {
+        args.push(Box::new(filter.exclude_tenants.clone()));
+        sql.push_str(&format!(" AND NOT (tenant = ANY(${}))", args.len()));
+    }
+    if let (true, Some(after)) = (with_cursor, filter.after) {
+        args.push(Box::new(*after.as_uuid()));
+        sql.push_str(&format!(" AND id > ${}", args.len()));
+    }
+    (sql, args)
+}
+
 const RECORD_COLUMNS: &str = "id, tenant, source, transport_id, received_at, updated_at, state,
     content_type, header, service_key, route, connector, attempts, last_reason, parts, head_hash,
     destination";
@@ -672,36 +718,11 @@ impl Ledger for PgLedger {
 
     async fn list(&self, filter: &MessageFilter) -> Result<Vec<MessageRecord>, LedgerError> {
         let what = "listing messages";
-        // Built per filter rather than one statement with `$n IS NULL OR …` arms, so that
-        // PostgreSQL plans each shape with the indexes that fit it.
-        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM messages WHERE true");
-        let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
-        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
-        let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        if !states.is_empty() {
-            args.push(&states);
-            sql.push_str(&format!(" AND state = ANY(${})", args.len()));
-        }
-        if let Some(t) = &filter.tenant {
-            args.push(t);
-            sql.push_str(&format!(" AND tenant = ${}", args.len()));
-        }
-        if let Some(c) = &filter.connector {
-            args.push(c);
-            sql.push_str(&format!(" AND connector = ${}", args.len()));
-        }
-        if let Some(before) = &filter.updated_before {
-            args.push(before);
-            sql.push_str(&format!(" AND updated_at < ${}", args.len()));
-        }
-        if !filter.exclude_tenants.is_empty() {
-            args.push(&filter.exclude_tenants);
-            sql.push_str(&format!(" AND NOT (tenant = ANY(${}))", args.len()));
-        }
+        let (clause, mut args) = where_clause(filter, true);
         // UUIDv7 ids compare bytewise in PostgreSQL as their text does in SQLite: by arrival.
-        sql.push_str(" ORDER BY id");
+        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM messages {clause} ORDER BY id");
         if filter.limit > 0 {
-            args.push(&limit);
+            args.push(Box::new(i64::try_from(filter.limit).unwrap_or(i64::MAX)));
             sql.push_str(&format!(" LIMIT ${}", args.len()));
         }
         let client = self.client().await?;
@@ -709,8 +730,9 @@ impl Ledger for PgLedger {
             .prepare_cached(&sql)
             .await
             .map_err(|e| pg_err(what, e))?;
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as _).collect();
         client
-            .query(&stmt, &args)
+            .query(&stmt, &refs)
             .await
             .map_err(|e| pg_err(what, e))?
             .iter()
@@ -725,6 +747,22 @@ impl Ledger for PgLedger {
             .await
             .map(|_| ())
             .map_err(|e| pg_err("checking the ledger database", e))
+    }
+
+    async fn count(&self, filter: &MessageFilter) -> Result<u64, LedgerError> {
+        let what = "counting messages";
+        let (clause, args) = where_clause(filter, false);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!("SELECT count(*) FROM messages {clause}"))
+            .await
+            .map_err(|e| pg_err(what, e))?;
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as _).collect();
+        let row = client
+            .query_one(&stmt, &refs)
+            .await
+            .map_err(|e| pg_err(what, e))?;
+        Ok(row.get::<_, i64>(0) as u64)
     }
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError> {
@@ -1093,7 +1131,9 @@ pub(crate) mod tests {
         admission_and_dedupe,
         the_state_machine_is_enforced,
         the_inbound_journal_remembers_open_work,
-        one_replica_holds_a_poller_lease
+        one_replica_holds_a_poller_lease,
+        list_filters_and_pages,
+        resolve_and_purge_are_audited
     );
 
     /// The routed test message with a transport id.

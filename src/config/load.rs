@@ -266,6 +266,9 @@ fn resolve_paths(c: &mut Config, base: &Path) {
         fix_secret(&mut r.url);
         r.fallback_urls.iter_mut().for_each(&fix_secret);
     }
+    for t in c.admin.tokens.iter_mut() {
+        fix_secret(&mut t.token);
+    }
     if let Some(s3) = c.storage.s3.as_mut() {
         fix_secret(&mut s3.access_key_id);
         fix_secret(&mut s3.secret_access_key);

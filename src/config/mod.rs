@@ -7,6 +7,7 @@
 //! one machine; `amtsbote run` with no file at all runs on these defaults.
 //! `docs/configuration.md` documents each key; keep the two in step.
 
+pub mod admin;
 mod check;
 pub mod cluster;
 mod load;
@@ -42,6 +43,8 @@ pub struct Config {
     /// XSD schema packs in addition to the bundled ones (XBau 2.6, xdomea 3.0, XWasser 1.0),
     /// keyed by pack name. A configured pack replaces a bundled one for the same namespace.
     pub schema_packs: BTreeMap<String, SchemaPackConfig>,
+    /// The admin API and the console: tokens and the trace link.
+    pub admin: admin::AdminConfig,
 }
 
 impl Config {

@@ -200,7 +200,57 @@ pub(super) fn transition_tx(
     if let Some(env) = &t.enqueue {
         enqueue(conn, env, now)?;
     }
+    if matches!(t.to, State::Resolved | State::Purged) {
+        // A dead letter an operator closed is no longer one (replay replaces it instead).
+        conn.prepare_cached("DELETE FROM queue WHERE message_id = ?1 AND status = 'dead'")?
+            .execute([id.to_string()])?;
+    }
     Ok(from)
+}
+
+/// The `WHERE` clause and its arguments for a [`MessageFilter`]; the cursor only when paging.
+fn where_clause(
+    filter: &MessageFilter,
+    with_cursor: bool,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = String::from("WHERE 1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if !filter.states.is_empty() {
+        let marks = vec!["?"; filter.states.len()].join(",");
+        sql.push_str(&format!(" AND state IN ({marks})"));
+        args.extend(filter.states.iter().map(|s| s.as_str().to_string().into()));
+    }
+    let mut text = |column: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            sql.push_str(&format!(" AND {column} = ?"));
+            args.push(v.clone().into());
+        }
+    };
+    text("tenant", &filter.tenant);
+    text("connector", &filter.connector);
+    text("standard", &filter.standard);
+    for (column, op, value) in [
+        ("updated_at", "<", filter.updated_before),
+        ("updated_at", ">=", filter.updated_after),
+        ("received_at", ">=", filter.received_from),
+        ("received_at", "<", filter.received_to),
+    ] {
+        if let Some(v) = value {
+            sql.push_str(&format!(" AND {column} {op} ?"));
+            args.push(v.into());
+        }
+    }
+    if !filter.exclude_tenants.is_empty() {
+        let marks = vec!["?"; filter.exclude_tenants.len()].join(",");
+        sql.push_str(&format!(" AND tenant NOT IN ({marks})"));
+        args.extend(filter.exclude_tenants.iter().map(|t| t.clone().into()));
+    }
+    if let (true, Some(after)) = (with_cursor, filter.after) {
+        // Ids are UUIDv7 text: they sort by arrival.
+        sql.push_str(" AND id > ?");
+        args.push(after.to_string().into());
+    }
+    (sql, args)
 }
 
 fn parse_id(s: &str) -> Result<MessageId, LedgerError> {
@@ -340,31 +390,9 @@ impl Ledger for SqliteLedger {
         let rows = self
             .db
             .read(move |c| {
-                let mut sql = format!("SELECT {RECORD_COLUMNS} FROM messages WHERE 1=1");
-                let mut args: Vec<rusqlite::types::Value> = Vec::new();
-                if !filter.states.is_empty() {
-                    let marks = vec!["?"; filter.states.len()].join(",");
-                    sql.push_str(&format!(" AND state IN ({marks})"));
-                    args.extend(filter.states.iter().map(|s| s.as_str().to_string().into()));
-                }
-                if let Some(t) = &filter.tenant {
-                    sql.push_str(" AND tenant = ?");
-                    args.push(t.clone().into());
-                }
-                if let Some(cn) = &filter.connector {
-                    sql.push_str(" AND connector = ?");
-                    args.push(cn.clone().into());
-                }
-                if let Some(before) = filter.updated_before {
-                    sql.push_str(" AND updated_at < ?");
-                    args.push(before.into());
-                }
-                if !filter.exclude_tenants.is_empty() {
-                    let marks = vec!["?"; filter.exclude_tenants.len()].join(",");
-                    sql.push_str(&format!(" AND tenant NOT IN ({marks})"));
-                    args.extend(filter.exclude_tenants.iter().map(|t| t.clone().into()));
-                }
-                sql.push_str(" ORDER BY id LIMIT ?");
+                let (clause, mut args) = where_clause(&filter, true);
+                let sql =
+                    format!("SELECT {RECORD_COLUMNS} FROM messages {clause} ORDER BY id LIMIT ?");
                 let limit = if filter.limit == 0 {
                     i64::MAX
                 } else {
@@ -388,6 +416,19 @@ impl Ledger for SqliteLedger {
                     .map_err(LedgerError::from)
             })
             .await
+    }
+
+    async fn count(&self, filter: &MessageFilter) -> Result<u64, LedgerError> {
+        let filter = filter.clone();
+        let n: i64 = self
+            .db
+            .read(move |c| {
+                let (clause, args) = where_clause(&filter, false);
+                c.prepare(&format!("SELECT count(*) FROM messages {clause}"))?
+                    .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
+            })
+            .await?;
+        Ok(n as u64)
     }
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError> {

@@ -52,7 +52,9 @@ mod tests {
         retries_are_delayed,
         expired_leases_come_back,
         stale_entries_are_dropped,
-        the_inbound_journal_remembers_open_work
+        the_inbound_journal_remembers_open_work,
+        list_filters_and_pages,
+        resolve_and_purge_are_audited
     );
 
     #[tokio::test(flavor = "multi_thread")]

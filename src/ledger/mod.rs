@@ -16,6 +16,7 @@ use crate::message::{Envelope, MessageId, Millis, Part, State, XoevHeader};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// A message as intake hands it to the ledger.
 #[derive(Debug, Clone)]
@@ -106,7 +107,7 @@ impl Transition {
 }
 
 /// One entry of a message's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryEntry {
     pub seq: u32,
     pub state: State,
@@ -119,7 +120,7 @@ pub struct HistoryEntry {
 }
 
 /// A message row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageRecord {
     pub id: MessageId,
     pub tenant: String,
@@ -163,7 +164,7 @@ impl MessageRecord {
 }
 
 /// A message with its full history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageDetail {
     #[serde(flatten)]
     pub message: MessageRecord,
@@ -180,11 +181,22 @@ pub struct MessageFilter {
     pub updated_before: Option<Millis>,
     /// Messages of these tenants are left out (retention: tenants with their own period).
     pub exclude_tenants: Vec<String>,
+    /// Only messages last updated at or after this time (e.g. delivered in the last hour).
+    pub updated_after: Option<Millis>,
+    /// Only messages of this standard (the Nachrichtenkopf's key, e.g. `xgewerbeanzeige`).
+    pub standard: Option<String>,
+    /// Only messages received at or after this time.
+    pub received_from: Option<Millis>,
+    /// Only messages received before this time.
+    pub received_to: Option<Millis>,
+    /// Paging cursor: only messages after this one in the listing order (by id, which is
+    /// arrival order). The last id of a page is the cursor of the next.
+    pub after: Option<MessageId>,
     pub limit: usize,
 }
 
 /// Messages per (tenant, connector, state), for metrics and the console.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StateCount {
     pub tenant: String,
     pub source: String,
@@ -246,7 +258,11 @@ pub trait Ledger: Send + Sync {
 
     async fn get(&self, id: MessageId) -> Result<Option<MessageDetail>, LedgerError>;
 
+    /// Messages matching `filter`, oldest (by id, i.e. arrival) first, at most `limit` (0 = all).
     async fn list(&self, filter: &MessageFilter) -> Result<Vec<MessageRecord>, LedgerError>;
+
+    /// How many messages match `filter` (its `limit` and cursor are ignored).
+    async fn count(&self, filter: &MessageFilter) -> Result<u64, LedgerError>;
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError>;
 

@@ -26,6 +26,8 @@ pub const MAX_CLIENTS: usize = 4096;
 pub enum Endpoint {
     Intake,
     FitConnectCallback,
+    /// The admin API and the console.
+    Admin,
 }
 
 impl Endpoint {
@@ -33,6 +35,7 @@ impl Endpoint {
         match self {
             Endpoint::Intake => "intake",
             Endpoint::FitConnectCallback => "FIT-Connect callback",
+            Endpoint::Admin => "admin API",
         }
     }
 }

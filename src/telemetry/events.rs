@@ -435,6 +435,38 @@ impl ReadinessChecked<'_> {
     }
 }
 
+/// An operator changed a message through the admin API (replay, resolve, purge).
+pub struct OperatorActed<'a> {
+    pub id: MessageId,
+    /// `operator:<token name>`.
+    pub actor: &'a str,
+    /// `replayed`, `resolved`, `purged`.
+    pub action: &'static str,
+}
+
+impl OperatorActed<'_> {
+    pub fn emit(&self) {
+        tracing::info!(message_id = %self.id, actor = self.actor, action = self.action,
+            "operator changed a message through the admin API");
+    }
+}
+
+/// An admin API caller was let in but may not do what they asked (a viewer writing).
+pub struct AdminForbidden<'a> {
+    pub token: &'a str,
+    pub action: &'static str,
+}
+
+impl AdminForbidden<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            token = self.token,
+            action = self.action,
+            "admin API: refused, the token's role is viewer; writes need an operator token"
+        );
+    }
+}
+
 /// Labels of an XTA source.
 fn xta_labels(tenant: &str, source: &str) -> SourceLabels {
     SourceLabels {

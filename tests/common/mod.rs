@@ -3,6 +3,7 @@
 //! messages and ask the CLI what the ledger says.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod fit_connect;
 
 use amtsbote::sandbox::fachverfahren::{Behaviour, Received, SampleFachverfahren};

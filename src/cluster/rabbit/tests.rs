@@ -772,6 +772,10 @@ mod conformance_suite {
             self.inner.list(filter).await
         }
 
+        async fn count(&self, filter: &MessageFilter) -> Result<u64, LedgerError> {
+            self.inner.count(filter).await
+        }
+
         async fn count_by_state(&self) -> Result<Vec<StateCount>, LedgerError> {
             self.inner.count_by_state().await
         }
