@@ -52,7 +52,8 @@ mod tests {
         retries_are_delayed,
         expired_leases_come_back,
         stale_entries_are_dropped,
-        the_inbound_journal_remembers_open_work
+        the_inbound_journal_remembers_open_work,
+        the_trace_context_is_kept
     );
 
     #[tokio::test(flavor = "multi_thread")]
