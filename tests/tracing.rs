@@ -493,3 +493,90 @@ async fn no_personal_data_in_logs_spans_metrics_or_errors() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fit_connect_submission_is_one_trace_from_fetch_to_the_answer() {
+    use common::fit_connect::FitConnect;
+    let (addr, collected) = grpc_receiver().await;
+    let fc = FitConnect::start(None).await;
+    // The answer waits for the delivery: it goes out in a later poll round, and still joins
+    // the submission's trace.
+    let extra = format!(
+        "{}\n[[tenants.cottbus.routes]]\nname = \"bauantrag-online\"\ndestination = \"{}\"\n\
+         standard = \"xbau\"\ntest_messages = \"include\"\nconnector = \"gewerberegister\"\n\n{}",
+        telemetry(&format!("http://{addr}"), "grpc"),
+        fc.setup.destination_id,
+        fc.source("cottbus", "bauportal", "1s").replace(
+            "poll_interval = \"1s\"",
+            "poll_interval = \"1s\"\naccept = \"delivery\""
+        ),
+    );
+    let mut b = Broker::start(Behaviour::default(), &extra).await;
+    let sent = fc
+        .submit(
+            fixture("examples/messages/xbau-2.6-baugenehmigung-antrag-mehrfamilienhaus.xml"),
+            "application/xml",
+            vec![("lageplan.pdf", b"%PDF-1.4 lageplan".to_vec())],
+            None,
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let id = loop {
+        if let Some(m) = b
+            .list(&[])
+            .into_iter()
+            .find(|m| m["transport_id"] == sent.submission_id.as_str())
+        {
+            break m["id"].as_str().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", b.log());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    b.wait_state(&id, "delivered", 30).await;
+    while fc.state(&sent.submission_id) != "accepted" {
+        assert!(std::time::Instant::now() < deadline, "not answered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(b.terminate().success(), "{}", b.log());
+
+    let spans = collected.spans();
+    let intake = intake_span(&spans, &id);
+    let in_trace: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.trace_id == intake.trace_id)
+        .collect();
+    let names: BTreeSet<&str> = in_trace.iter().map(|s| s.name.as_str()).collect();
+    for expected in [
+        "inbound.fit_connect.fetch",
+        "decrypt_verify",
+        "intake",
+        "enqueue",
+        "delivery",
+        "status.fit_connect",
+    ] {
+        assert!(names.contains(expected), "no {expected} span in {names:?}");
+    }
+    let fetch = in_trace
+        .iter()
+        .find(|s| s.name == "inbound.fit_connect.fetch")
+        .unwrap();
+    assert_eq!(fetch.parent_span_id, "", "the fetch starts the trace");
+    assert_eq!(fetch.attributes["submission_id"], sent.submission_id);
+    let verify = in_trace
+        .iter()
+        .find(|s| s.name == "decrypt_verify")
+        .unwrap();
+    assert_eq!(verify.attributes["outcome"], "verified");
+    let answer = in_trace
+        .iter()
+        .find(|s| s.name == "status.fit_connect")
+        .unwrap();
+    assert_eq!(answer.attributes["answer"], "accept-submission");
+    assert_eq!(answer.parent_span_id, intake.span_id);
+    // Poll rounds are traces of their own, not part of any application's.
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.name == "inbound.fit_connect.poll" && s.trace_id != intake.trace_id)
+    );
+}

@@ -13,7 +13,7 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     if let Some(e) = config.telemetry.problems().into_iter().next() {
         anyhow::bail!("{e}");
     }
-    let tracing = telemetry::init(&config.log, &config.telemetry, broker::replica_id())?;
+    let traces = telemetry::init(&config.log, &config.telemetry, broker::replica_id())?;
     if config_path.is_none() {
         tracing::info!("no configuration file given: running on embedded defaults");
     }
@@ -26,7 +26,7 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     });
     running.wait().await;
     // The last spans (the deliveries that just finished) are sent before the process ends.
-    tracing.shutdown().await;
+    traces.shutdown().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

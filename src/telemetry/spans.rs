@@ -48,16 +48,26 @@ pub fn decrypt_verify(attachments: usize) -> Span {
 
 /// Answering a FIT-Connect sender (`accept-submission` / `reject-submission`), in the trace of
 /// the message it answers for.
-pub fn fit_connect_answer(id: MessageId, source: &str, traceparent: Option<&str>) -> Span {
+pub fn fit_connect_answer(
+    id: MessageId,
+    source: &str,
+    answer: &'static str,
+    traceparent: Option<&str>,
+) -> Span {
     let span = tracing::info_span!(parent: None, "status.fit_connect",
-        otel.kind = "producer", message_id = %id, source, answer = Empty);
+        otel.kind = "producer", message_id = %id, source, answer);
     continue_trace(&span, traceparent);
     span
 }
 
+/// How a check ended (`verified`, `rejected`), on its span.
+pub fn record_outcome(span: &Span, outcome: &'static str) {
+    span.record("outcome", outcome);
+}
+
 /// One XTA round of a mailbox: the status list and its pages.
 pub fn xta_list(source: &str) -> Span {
-    tracing::info_span!(parent: None, "inbound.xta.list", source, taken = Empty)
+    tracing::info_span!(parent: None, "inbound.xta.list", source)
 }
 
 /// One XTA message: fetched and taken in (a new trace), or, when the ledger knows it from
