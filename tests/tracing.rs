@@ -314,8 +314,8 @@ async fn spans_go_over_otlp_http_too() {
     assert!(spans.iter().all(|s| s.via == "http"));
 }
 
-/// A Fachverfahren that fails every delivery with `500`, its answer echoing what it was sent
-/// (as careless ones do): whatever personal data the message holds comes back in the error.
+/// A Fachverfahren that fails every delivery with `500`, its answer quoting the applicant's
+/// surname (as careless ones do): personal data comes back in the error.
 async fn echoing_fachverfahren() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     use axum::body::Bytes;
     use axum::http::StatusCode;
@@ -326,9 +326,14 @@ async fn echoing_fachverfahren() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
         async move {
             let text = String::from_utf8_lossy(&body).to_string();
             log.lock().unwrap().push(text.clone());
+            let surname = text
+                .split("<xga:familienname>")
+                .nth(1)
+                .and_then(|rest| rest.split('<').next())
+                .unwrap_or("?");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot store this application: {text}"),
+                format!("Antrag von {surname} konnte nicht gespeichert werden"),
             )
         }
     });
@@ -446,6 +451,10 @@ async fn no_personal_data_in_logs_spans_metrics_or_errors() {
     for h in m["history"].as_array().unwrap() {
         assert!(!h.to_string().contains(&marker), "history: {h}");
     }
+    assert!(
+        m["last_reason"].as_str().unwrap().contains(&marker),
+        "the Fachverfahren's answer quoted the marker back to the broker: {m:#}"
+    );
     assert!(
         echoed.lock().unwrap().iter().any(|d| d.contains(&marker)),
         "the marker went out to the Fachverfahren (the test sends what it means to)"
