@@ -7,6 +7,8 @@
 //! spans, metrics, error answers.
 
 mod common;
+#[path = "common/xta.rs"]
+mod xta_common;
 
 use amtsbote::sandbox::fachverfahren::Behaviour;
 use common::{Backend, Broker, fixture, gewerbe_xml};
@@ -587,5 +589,61 @@ async fn a_fit_connect_submission_is_one_trace_from_fetch_to_the_answer() {
         spans
             .iter()
             .any(|s| s.name == "inbound.fit_connect.poll" && s.trace_id != intake.trace_id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xta_message_is_one_trace_from_fetch_to_delivery() {
+    use xta_common::{COTTBUS, Xta};
+    let (addr, collected) = grpc_receiver().await;
+    let x = Xta::start(&[("cottbus", COTTBUS)]).await;
+    let extra = format!(
+        "{}\n[[tenants.cottbus.routes]]\nname = \"xta-gewerbe\"\nsource = \"xta-postfach\"\n\
+         standard = \"xgewerbeanzeige\"\ntest_messages = \"include\"\nconnector = \"gewerberegister\"\n{}",
+        telemetry(&format!("http://{addr}"), "grpc"),
+        x.source("cottbus", "xta-postfach", "cottbus", COTTBUS, "")
+    );
+    let mut b = Broker::start(Behaviour::default(), &extra).await;
+    let transport_id = x.deliver(&gewerbe_xml(), COTTBUS, vec![]);
+    x.wait_closed(COTTBUS, &transport_id, 30).await;
+    let m = b
+        .list(&[])
+        .into_iter()
+        .find(|m| m["transport_id"] == transport_id.as_str())
+        .expect("received");
+    let id = m["id"].as_str().unwrap().to_string();
+    b.wait_state(&id, "delivered", 30).await;
+    assert!(b.terminate().success(), "{}", b.log());
+
+    let spans = collected.spans();
+    let intake = intake_span(&spans, &id);
+    let in_trace: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.trace_id == intake.trace_id)
+        .collect();
+    let names: BTreeSet<&str> = in_trace.iter().map(|s| s.name.as_str()).collect();
+    for expected in [
+        "inbound.xta.fetch",
+        "intake",
+        "route",
+        "status.xta",
+        "delivery",
+    ] {
+        assert!(names.contains(expected), "no {expected} span in {names:?}");
+    }
+    let fetch = in_trace
+        .iter()
+        .find(|s| s.name == "inbound.xta.fetch")
+        .unwrap();
+    assert_eq!(fetch.parent_span_id, "", "the fetch starts the trace");
+    assert_eq!(fetch.attributes["message_id"], id);
+    assert_eq!(intake.parent_span_id, fetch.span_id);
+    let close = in_trace.iter().find(|s| s.name == "status.xta").unwrap();
+    assert_eq!(close.parent_span_id, fetch.span_id);
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.name == "inbound.xta.list" && s.trace_id != intake.trace_id),
+        "mailbox rounds are traces of their own"
     );
 }
