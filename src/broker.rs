@@ -395,7 +395,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         router: admin_router,
         validator: admin_validator,
         tokens: plan.admin_tokens,
-        trace_url: config.admin.trace_url.clone(),
+        telemetry: config.telemetry.clone(),
     }));
     let stop_http = shutdown.clone();
     let limits = config.server.limits();

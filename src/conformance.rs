@@ -65,7 +65,32 @@ pub fn new_message(transport_id: Option<&str>, connector: Option<&str>) -> NewMe
         path,
         route: connector.map(|c| ("gewerbe".to_string(), c.to_string())),
         enqueue: connector.map(|c| envelope(id, c)),
+        traceparent: None,
     }
+}
+
+/// The message's trace context is kept with it, and every envelope made from the record
+/// (replay, recovery) carries it on: one application stays one trace.
+pub async fn the_trace_context_is_kept(s: &Subject) {
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut m = new_message(None, Some("c1"));
+    m.traceparent = Some(TP.into());
+    let id = m.id;
+    s.ledger.admit(m).await.unwrap();
+    let without = new_message(None, Some("c1"));
+    let without_id = without.id;
+    s.ledger.admit(without).await.unwrap();
+    let record = s.ledger.get(id).await.unwrap().unwrap().message;
+    assert_eq!(record.traceparent.as_deref(), Some(TP));
+    assert_eq!(
+        record.envelope("gewerbe", "c1").traceparent.as_deref(),
+        Some(TP)
+    );
+    let listed = s.ledger.list(&MessageFilter::default()).await.unwrap();
+    let listed = listed.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(listed.traceparent.as_deref(), Some(TP));
+    let plain = s.ledger.get(without_id).await.unwrap().unwrap().message;
+    assert_eq!(plain.traceparent, None, "tracing was off for this one");
 }
 
 async fn state(s: &Subject, id: MessageId) -> State {

@@ -13,6 +13,7 @@ use crate::payload::get_bytes;
 use crate::routing::{RouteInput, RouteMatch, Router};
 use amtsbote_xoev::validate::Validator;
 use std::sync::Arc;
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -85,6 +86,7 @@ pub async fn replay(
             Verdict::Park(reason) => return Err(refused(reason)),
         }
     }
+    let span = crate::telemetry::spans::replay(id, actor, m.traceparent.as_deref());
     let mut envelope = m.envelope(&target.route, &target.connector);
     envelope.mapping = target.mapping.clone();
     if m.state == State::Delivered {
@@ -109,6 +111,7 @@ pub async fn replay(
                 .enqueue(envelope),
             ],
         )
+        .instrument(span)
         .await
         .map_err(|e| match e {
             LedgerError::TransitionNotAllowed { from, .. } => {

@@ -4,11 +4,11 @@
 
 use super::auth::Caller;
 use super::problem::Problem;
-use super::{Admin, trace_id, trace_url};
-use crate::retention::{PurgeError, purge as purge_payload};
+use super::{Admin, trace_id};
 use crate::ledger::{MessageDetail, MessageFilter, MessageRecord, StateCount, Transition};
 use crate::message::{MessageId, Millis, State, now_millis};
 use crate::replay::{ReplayError, replay};
+use crate::retention::{PurgeError, purge as purge_payload};
 use crate::telemetry::events::OperatorActed;
 use axum::Json;
 use axum::body::Bytes;
@@ -273,7 +273,7 @@ pub struct MessageView {
     pub detail: MessageDetail,
     /// W3C trace id of the message's trace, when tracing recorded one.
     pub trace_id: Option<String>,
-    /// The trace in the configured trace UI (`[admin] trace_url`).
+    /// The trace in the configured trace UI (`[telemetry] trace_ui`).
     pub trace_url: Option<String>,
 }
 
@@ -306,7 +306,9 @@ pub async fn get_message(
         .await?
         .ok_or_else(|| Problem::not_found(id))?;
     let trace_id = trace_id(&detail.message);
-    let trace_url = trace_url(admin.trace_url.as_deref(), trace_id.as_deref());
+    let trace_url = trace_id
+        .as_deref()
+        .and_then(|t| admin.telemetry.trace_url(t));
     Ok(Json(MessageView {
         detail,
         trace_id,

@@ -17,6 +17,7 @@ pub mod console;
 pub mod problem;
 
 use crate::backend::Records;
+use crate::config::TelemetryConfig;
 use crate::ledger::MessageRecord;
 use crate::routing::Router;
 use amtsbote_xoev::validate::Validator;
@@ -34,20 +35,13 @@ pub struct Admin {
     pub router: Router,
     pub validator: Arc<Validator>,
     pub tokens: auth::Tokens,
-    /// `[admin] trace_url`, with `{trace_id}`.
-    pub trace_url: Option<String>,
+    /// `[telemetry]`: where the link to a message's trace points (`trace_ui`).
+    pub telemetry: TelemetryConfig,
 }
 
-/// The trace a message belongs to (W3C trace id), for the link to the trace UI.
+/// The trace a message belongs to (W3C trace id), from the trace context intake stored.
 pub fn trace_id(m: &MessageRecord) -> Option<String> {
-    // joined with tracing by the lead
-    let _ = m;
-    None
-}
-
-/// The link to `trace_id` in the configured trace UI.
-pub fn trace_url(template: Option<&str>, trace_id: Option<&str>) -> Option<String> {
-    Some(template?.replace("{trace_id}", trace_id?))
+    crate::telemetry::trace::trace_id(m.traceparent.as_deref()?).map(str::to_owned)
 }
 
 #[derive(OpenApi)]
@@ -105,17 +99,6 @@ pub fn router(admin: Admin) -> axum::Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_trace_link_needs_a_template_and_a_trace() {
-        let template = Some("http://jaeger:16686/trace/{trace_id}");
-        assert_eq!(
-            trace_url(template, Some("4bf92f3577b34da6a3ce929d0e0e4736")).as_deref(),
-            Some("http://jaeger:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        assert_eq!(trace_url(template, None), None);
-        assert_eq!(trace_url(None, Some("4bf9")), None);
-    }
 
     #[test]
     fn the_document_names_the_bearer_scheme_on_every_data_route() {

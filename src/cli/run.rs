@@ -10,7 +10,10 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     // (file connector drop folders included) is private too.
     crate::at_rest::restrict_umask();
     let config = super::load_config(config_path)?;
-    telemetry::init_logging(&config.log);
+    if let Some(e) = config.telemetry.problems().into_iter().next() {
+        anyhow::bail!("{e}");
+    }
+    let traces = telemetry::init(&config.log, &config.telemetry, broker::replica_id())?;
     if config_path.is_none() {
         tracing::info!("no configuration file given: running on embedded defaults");
     }
@@ -22,6 +25,8 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         shutdown.cancel();
     });
     running.wait().await;
+    // The last spans (the deliveries that just finished) are sent before the process ends.
+    traces.shutdown().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

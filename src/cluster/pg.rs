@@ -34,7 +34,10 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use uuid::Uuid;
 
 /// The schema versions this code knows, in order; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[include_str!("pg_schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("pg_schema_v1.sql"),
+    include_str!("pg_schema_v2.sql"),
+];
 
 /// Key of the advisory lock that serialises migrations when several replicas start at once
 /// ("amtsbote" in ASCII). Advisory locks are per database, so installations sharing one
@@ -452,7 +455,7 @@ fn where_clause(
 
 const RECORD_COLUMNS: &str = "id, tenant, source, transport_id, received_at, updated_at, state,
     content_type, header, service_key, route, connector, attempts, last_reason, parts, head_hash,
-    destination";
+    destination, traceparent";
 
 fn read_record(r: &Row) -> Result<MessageRecord, LedgerError> {
     let col = |e: tokio_postgres::Error| pg_err("reading a message row", e);
@@ -478,6 +481,7 @@ fn read_record(r: &Row) -> Result<MessageRecord, LedgerError> {
         parts: parts.0,
         head_hash: r.try_get(15).map_err(col)?,
         destination: r.try_get(16).map_err(col)?,
+        traceparent: r.try_get(17).map_err(col)?,
     })
 }
 
@@ -556,8 +560,9 @@ impl Ledger for PgLedger {
             .prepare_cached(
                 "INSERT INTO messages (id, tenant, source, transport_id, received_at, updated_at, state,
                                        content_type, header, standard, message_type, service_key, route,
-                                       connector, attempts, last_reason, parts, seq, head_hash, destination)
-                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $15, $16, $17, $18)
+                                       connector, attempts, last_reason, parts, seq, head_hash, destination,
+                                       traceparent)
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $15, $16, $17, $18, $19)
                  ON CONFLICT ON CONSTRAINT messages_transport_unique DO NOTHING",
             )
             .await
@@ -584,6 +589,7 @@ impl Ledger for PgLedger {
                     &(entries.len() as i64),
                     &prev,
                     &m.destination,
+                    &m.traceparent,
                 ],
             )
             .await
@@ -1133,7 +1139,8 @@ pub(crate) mod tests {
         the_inbound_journal_remembers_open_work,
         one_replica_holds_a_poller_lease,
         list_filters_and_pages,
-        resolve_and_purge_are_audited
+        resolve_and_purge_are_audited,
+        the_trace_context_is_kept
     );
 
     /// The routed test message with a transport id.
@@ -1608,7 +1615,10 @@ pub(crate) mod tests {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert_eq!(versions, [MIGRATIONS.len() as i32]);
+        // Each version applied once, whichever replica got there first.
+        let mut versions = versions;
+        versions.sort();
+        assert_eq!(versions, (1..=MIGRATIONS.len() as i32).collect::<Vec<_>>());
         db.execute("INSERT INTO amtsbote_schema (version) VALUES (99)", &[])
             .await
             .unwrap();

@@ -1,5 +1,5 @@
 //! Configuration of the admin API and the console (`[admin]`): who may look at messages and
-//! who may change them, and where the trace of a message can be seen.
+//! who may change them. (The link to a message's trace is `telemetry.trace_ui`.)
 
 use super::SecretRef;
 use serde::Deserialize;
@@ -11,9 +11,6 @@ pub struct AdminConfig {
     /// Bearer tokens for the admin API and the console (`[[admin.tokens]]`). Without any, every
     /// admin request is refused with 401.
     pub tokens: Vec<AdminTokenConfig>,
-    /// Link to a message's trace in the trace UI (Jaeger, Tempo); `{trace_id}` is replaced
-    /// by the message's trace id, e.g. `http://localhost:16686/trace/{trace_id}`.
-    pub trace_url: Option<String>,
 }
 
 /// `[[admin.tokens]]`: one person or tool with access to the admin API.

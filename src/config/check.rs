@@ -40,6 +40,7 @@ pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
         ));
     }
     errors.extend(check_backend(&c.storage));
+    errors.extend(c.telemetry.problems());
     let data_dir = &c.storage.data_dir;
     if data_dir.exists() && !data_dir.is_dir() {
         errors.push(ConfigError::new(

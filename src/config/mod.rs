@@ -11,9 +11,11 @@ pub mod admin;
 mod check;
 pub mod cluster;
 mod load;
+pub mod telemetry;
 
 pub use check::{CheckReport, check};
 pub use load::{ConfigError, Loaded, load};
+pub use telemetry::{OtlpProtocol, TelemetryConfig};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -29,6 +31,8 @@ pub struct Config {
     pub intake: IntakeConfig,
     pub queue: QueueConfig,
     pub log: LogConfig,
+    /// Traces (OpenTelemetry): where they go, sampling, the trace UI link.
+    pub telemetry: TelemetryConfig,
     /// Authorities (municipalities) served by this installation, keyed by tenant id.
     pub tenants: BTreeMap<String, TenantConfig>,
     /// Inbound doors shared by all tenants (e.g. one form server posting for many).

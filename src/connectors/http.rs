@@ -141,7 +141,11 @@ impl Connector for HttpConnector {
             .header("X-Amtsbote-Message-Id", env.message_id.to_string())
             .header("X-Amtsbote-Tenant", &env.tenant)
             .header("X-Amtsbote-Attempt", attempt.to_string());
-        if let Some(tp) = &env.traceparent {
+        // The delivery attempt's own span, so that the Fachverfahren's trace hangs under it;
+        // the stored intake context if no span is current.
+        if let Some(tp) =
+            crate::telemetry::trace::current_traceparent().or_else(|| env.traceparent.clone())
+        {
             req = req.header("traceparent", tp);
         }
         req = match &self.auth {

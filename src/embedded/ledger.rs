@@ -111,8 +111,9 @@ fn admit_tx(conn: &Connection, m: &NewMessage) -> Result<Admission, LedgerError>
     conn.prepare_cached(
         "INSERT INTO messages (id, tenant, source, transport_id, received_at, updated_at, state,
                                content_type, header, standard, message_type, service_key, route,
-                               connector, attempts, last_reason, parts, seq, head_hash, destination)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, 0, '', ?16)",
+                               connector, attempts, last_reason, parts, seq, head_hash, destination,
+                               traceparent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, 0, '', ?16, ?17)",
     )?
     .execute(params![
         m.id.to_string(),
@@ -131,6 +132,7 @@ fn admit_tx(conn: &Connection, m: &NewMessage) -> Result<Admission, LedgerError>
         last_reason,
         parts,
         m.destination,
+        m.traceparent,
     ])?;
     let mut prev = genesis;
     for (seq, (state, reason)) in entries.iter().enumerate() {
@@ -260,7 +262,7 @@ fn parse_id(s: &str) -> Result<MessageId, LedgerError> {
 
 const RECORD_COLUMNS: &str = "id, tenant, source, transport_id, received_at, updated_at, state,
     content_type, header, service_key, route, connector, attempts, last_reason, parts, head_hash,
-    destination";
+    destination, traceparent";
 
 fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageRecord, LedgerError>> {
     let id: String = r.get(0)?;
@@ -286,6 +288,7 @@ fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageRecord, 
             parts: serde_json::from_str(&parts).map_err(json_err)?,
             head_hash: r.get(15)?,
             destination: r.get(16)?,
+            traceparent: r.get(17)?,
         })
     })();
     Ok(record)

@@ -54,7 +54,8 @@ mod tests {
         stale_entries_are_dropped,
         the_inbound_journal_remembers_open_work,
         list_filters_and_pages,
-        resolve_and_purge_are_audited
+        resolve_and_purge_are_audited,
+        the_trace_context_is_kept
     );
 
     #[tokio::test(flavor = "multi_thread")]

@@ -25,6 +25,7 @@ use crate::ledger::Ledger;
 use crate::message::{MessageId, State};
 use crate::secrets;
 use crate::telemetry::events::{CredentialExpiry, FitConnectPollFailed, PollSucceeded};
+use crate::telemetry::spans;
 use amtsbote_fit_connect::callback::{CallbackError, CallbackSecret, CallbackVerifier};
 use amtsbote_fit_connect::client::{
     ClientConfig, ClientCredentials, ClientError, SubmissionClient,
@@ -43,6 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Prefix of LeiKa identifiers in FIT-Connect (`urn:de:fim:leika:leistung:<14 digits>`).
 const LEIKA_URN: &str = "urn:de:fim:leika:leistung:";
@@ -342,7 +344,10 @@ impl Adapter {
         loop {
             let round = async {
                 if self.hold_lease(&mut standby).await? {
-                    self.poll().await.map(|()| true)
+                    self.poll()
+                        .instrument(spans::fit_connect_poll(&d.source, &d.destination_id))
+                        .await
+                        .map(|()| true)
                 } else {
                     Ok(false)
                 }
@@ -455,7 +460,15 @@ impl Adapter {
             .map_err(|e| e.to_string())?;
         let id = match known {
             Some(id) => id,
-            None => match self.receive(submission_id, &mut note).await? {
+            None => match self
+                .receive(submission_id, &mut note)
+                .instrument(spans::fit_connect_submission(
+                    &d.tenant,
+                    &d.source,
+                    submission_id,
+                ))
+                .await?
+            {
                 Some(id) => id,
                 None => return Ok(()),
             },
@@ -528,7 +541,9 @@ impl Adapter {
             }
         }
         // RSA and AES work: off the async workers, which must keep serving I/O.
+        let verifying = spans::decrypt_verify(attachments.len());
         let verified = tokio::task::block_in_place(|| {
+            let _in = verifying.enter();
             verification::verify_submission(SubmissionInput {
                 submission: &submission,
                 keys: &d.keys,
@@ -537,6 +552,14 @@ impl Adapter {
                 decrypt_options: DecryptOptions::default(),
             })
         });
+        spans::record_outcome(
+            &verifying,
+            if verified.is_ok() {
+                "verified"
+            } else {
+                "rejected"
+            },
+        );
         let verified = match verified {
             Ok(v) => v,
             Err(rejection) => {
@@ -795,21 +818,33 @@ impl Adapter {
             // Delivery mode: not there yet.
             _ => return Ok(()),
         };
-        // Signing is an RSA private-key operation: off the async workers.
-        let set = tokio::task::block_in_place(|| {
-            events::sign_set(&events::SetClaims::new(&subject, &event), &d.signing)
-        })
-        .map_err(|e| e.to_string())?;
-        match d.client.post_event(&note.case_id, &set).await {
-            Ok(()) => {}
-            Err(e) if e.status() == Some(409) => {
-                tracing::info!(source = %d.source, message_id = %id, "FIT-Connect: the submission was answered before");
+        let answer = if matches!(event, Event::Reject { .. }) {
+            "reject-submission"
+        } else {
+            "accept-submission"
+        };
+        // The answer belongs to the application's trace, however long after intake it goes.
+        let span =
+            spans::fit_connect_answer(id, &d.source, answer, detail.message.traceparent.as_deref());
+        async {
+            // Signing is an RSA private-key operation: off the async workers.
+            let set = tokio::task::block_in_place(|| {
+                events::sign_set(&events::SetClaims::new(&subject, &event), &d.signing)
+            })
+            .map_err(|e| e.to_string())?;
+            match d.client.post_event(&note.case_id, &set).await {
+                Ok(()) => {}
+                Err(e) if e.status() == Some(409) => {
+                    tracing::info!(source = %d.source, message_id = %id, "FIT-Connect: the submission was answered before");
+                }
+                Err(e) => return Err(e.to_string()),
             }
-            Err(e) => return Err(e.to_string()),
+            tracing::info!(source = %d.source, message_id = %id, state = %state, answer,
+                "FIT-Connect: sender answered");
+            Ok(())
         }
-        tracing::info!(source = %d.source, message_id = %id, state = %state,
-            answer = if state == State::Rejected || state == State::Dead { "reject-submission" } else { "accept-submission" },
-            "FIT-Connect: sender answered");
+        .instrument(span)
+        .await?;
         self.done(submission_id).await
     }
 

@@ -29,6 +29,7 @@ use crate::payload::ByteStream;
 use crate::secrets;
 use crate::telemetry::auth_failures::Endpoint;
 use crate::telemetry::events::{AuthFailed, IntakeRefused};
+use crate::telemetry::spans;
 use amtsbote_listener::RemoteAddr;
 use axum::Json;
 use axum::body::Body;
@@ -43,6 +44,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
+use tracing::Instrument;
 
 /// Which tenants a source may post for.
 #[derive(Debug, Clone)]
@@ -657,11 +659,29 @@ pub async fn post_message(
         Ok(source) => source.clone(),
         Err((why, source)) => return unauthorized(client, &tenant, source, why),
     };
-    let limits = state.intake.limits().clone();
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // Authenticated: from here on the request is an application's first span.
+    let span = spans::http_receive(&tenant, &source.id, declared_length);
+    let response = receive(state, tenant, source, headers, declared_length, request)
+        .instrument(span.clone())
+        .await;
+    spans::record_http_status(&span, response.status().as_u16());
+    response
+}
+
+/// Reads an authenticated request into intake and answers it.
+async fn receive(
+    state: Arc<HttpIntake>,
+    tenant: String,
+    source: Source,
+    headers: HeaderMap,
+    declared_length: Option<u64>,
+    request: Request<Body>,
+) -> Response {
+    let limits = state.intake.limits().clone();
     let (transport_id, service_key) = match (
         header_text(&headers, "x-transport-id", 256),
         header_text(&headers, "x-service-key", 64),

@@ -31,13 +31,14 @@ use crate::broker::replica_id;
 use crate::config::{Config, ConfigError, SourceConfig, XtaSource};
 use crate::intake::{Accepted, Intake, IntakeError, Origin};
 use crate::ledger::Ledger;
-use crate::message::{State, XtaMeta};
+use crate::message::{MessageId, State, XtaMeta};
 use crate::routing::Pattern;
 use crate::secrets;
 use crate::telemetry::events::{
     CredentialExpiry, PollSucceeded, XtaAccountActive, XtaAccountRefused, XtaMessageClosed,
     XtaMessageRejected, XtaMessagesLeft, XtaPollFailed,
 };
+use crate::telemetry::spans;
 use amtsbote_xta::client::{ClientConfig, ClientIdentity, Endpoints, TrustAnchors, XtaClient};
 use amtsbote_xta::fault::ErrorCode;
 use amtsbote_xta::{ContentContainer, MessageMetaData, PartyIdentifier, XtaError};
@@ -48,6 +49,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Status list pages read in one round at most (a server that never stops saying
 /// `ItemsPending` must not keep a round going forever).
@@ -428,7 +430,11 @@ impl Adapter {
                 }
             }
         }
-        match self.round().await {
+        match self
+            .round()
+            .instrument(spans::xta_list(&self.account.source))
+            .await
+        {
             Ok(()) => {
                 state.transient = None;
                 PollSucceeded {
@@ -572,6 +578,32 @@ impl Adapter {
             .find_by_transport(&a.source, transport_id)
             .await
             .map_err(storage)?;
+        // Known from before a crash: only the close is left, in the message's own trace.
+        let traceparent = match known {
+            Some(id) => self
+                .ledger
+                .get(id)
+                .await
+                .map_err(storage)?
+                .and_then(|d| d.message.traceparent),
+            None => None,
+        };
+        let span = spans::xta_message(
+            &a.tenant,
+            &a.source,
+            transport_id,
+            known.map(|id| (id, traceparent.as_deref())),
+        );
+        self.take_in(listed, known).instrument(span).await
+    }
+
+    async fn take_in(
+        &self,
+        listed: &MessageMetaData,
+        known: Option<MessageId>,
+    ) -> Result<(), Failure> {
+        let a = &self.account;
+        let transport_id = listed.message_id.as_str();
         let (id, size, repeat, rejected_by) = match known {
             // Taken in before, not closed (a crash, a lost answer): only close it now.
             Some(id) => (id, 0, true, None),
@@ -607,7 +639,15 @@ impl Adapter {
             tracing::error!("failpoint xta-before-close: aborting");
             std::process::abort()
         });
-        match a.client.close(None, &[transport_id]).await {
+        let span = tracing::Span::current();
+        span.record("message_id", tracing::field::display(id));
+        span.record("size", size);
+        match a
+            .client
+            .close(None, &[transport_id])
+            .instrument(spans::xta_close())
+            .await
+        {
             Ok(()) => {}
             // Closed already (by us, before a lost answer): done.
             Err(e) if e.error_code() == Some(ErrorCode::UNKNOWN_MESSAGE_ID) => {

@@ -18,10 +18,12 @@ use crate::message::{
 use crate::payload::{ByteStream, PayloadError, PayloadStore, put_bytes};
 use crate::routing::{RouteInput, Router};
 use crate::telemetry::events::{DuplicateIgnored, IntakeStagesTimed, MessageAdmitted};
+use crate::telemetry::{spans, trace};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::{Instrument, Span};
 
 use amtsbote_xoev::validate::Validator;
 /// The document check intake runs at commit; not API (the fuzz target `multipart` uses it).
@@ -206,6 +208,7 @@ impl Intake {
         self.open.lock().expect("open drafts").insert(id);
         Ok(Ok(Draft {
             intake: self.clone(),
+            span: spans::intake(id, &origin.tenant, &origin.source),
             id,
             origin,
             started: Instant::now(),
@@ -236,6 +239,9 @@ impl Intake {
 /// A message being received. Commit it, or drop it to discard everything it stored.
 pub struct Draft {
     intake: Arc<Intake>,
+    /// The message's `intake` span; its context is stored with the message, so that every
+    /// later stage continues this trace.
+    span: Span,
     id: MessageId,
     origin: Origin,
     started: Instant,
@@ -368,7 +374,8 @@ impl Draft {
     /// What was set as document and attached is kept as evidence; `reason` is the ledger's
     /// account (no content).
     pub async fn commit_rejected(mut self, reason: String) -> Result<Accepted, IntakeError> {
-        let result = self.try_commit_rejected(reason).await;
+        let span = self.span.clone();
+        let result = self.try_commit_rejected(reason).instrument(span).await;
         if !self.committed {
             self.discard().await;
         }
@@ -379,7 +386,9 @@ impl Draft {
         let intake = self.intake.clone();
         let (declared, body) = self.document.take().ok_or(IntakeError::MissingDocument)?;
         let content_type = declared.unwrap_or_else(|| "application/octet-stream".into());
-        let stored = put_bytes(intake.store.as_ref(), self.id, PAYLOAD_PART, body).await?;
+        let stored = put_bytes(intake.store.as_ref(), self.id, PAYLOAD_PART, body.clone())
+            .instrument(spans::store(body.len()))
+            .await?;
         self.parts.insert(
             0,
             Part {
@@ -406,18 +415,29 @@ impl Draft {
                 path: vec![(State::Rejected, reason.clone())],
                 route: None,
                 enqueue: None,
+                traceparent: trace::traceparent(&self.span),
             })
+            .instrument(spans::enqueue(None))
             .await?;
         match admission {
             Admission::Created(id) => {
                 self.committed = true;
+                let size = self.parts.iter().map(|p| p.size).sum();
+                spans::record_intake(
+                    &self.span,
+                    None,
+                    size,
+                    self.parts.len(),
+                    None,
+                    State::Rejected,
+                );
                 MessageAdmitted {
                     id,
                     tenant: &self.origin.tenant,
                     source: &self.origin.source,
                     standard: None,
                     message_type: None,
-                    size: self.parts.iter().map(|p| p.size).sum(),
+                    size,
                     parts: self.parts.len(),
                     connector: None,
                     state: State::Rejected,
@@ -444,7 +464,8 @@ impl Draft {
     /// On any error (and for a duplicate) everything stored for it is deleted before this
     /// returns.
     pub async fn commit(mut self) -> Result<Accepted, IntakeError> {
-        let result = self.try_commit().await;
+        let span = self.span.clone();
+        let result = self.try_commit().instrument(span).await;
         if !self.committed {
             self.discard().await;
         }
@@ -465,26 +486,38 @@ impl Draft {
     async fn try_commit(&mut self) -> Result<Accepted, IntakeError> {
         let intake = self.intake.clone();
         let (declared, body) = self.document.take().ok_or(IntakeError::MissingDocument)?;
-        let checked = document::check(declared.as_deref(), &body, &intake.limits)?;
+        let checked = spans::validate(body.len())
+            .in_scope(|| document::check(declared.as_deref(), &body, &intake.limits))?;
         let mut header: XoevHeader = checked.header.clone();
         if let Some(xta) = &self.xta {
             header.test |= xta.test;
             header.xta = Some(xta.clone());
         }
         let routing = Instant::now();
-        let route = intake.router.route(&RouteInput {
-            tenant: &self.origin.tenant,
-            source: &self.origin.source,
-            header: &header,
-            service_key: self.origin.service_key.as_deref(),
-            destination: self.origin.destination.as_deref(),
-            json: checked.format == DocumentFormat::Json,
+        let route = spans::route().in_scope(|| {
+            let route = intake.router.route(&RouteInput {
+                tenant: &self.origin.tenant,
+                source: &self.origin.source,
+                header: &header,
+                service_key: self.origin.service_key.as_deref(),
+                destination: self.origin.destination.as_deref(),
+                json: checked.format == DocumentFormat::Json,
+            });
+            spans::record_route(
+                &Span::current(),
+                route
+                    .as_ref()
+                    .map(|r| (r.route.as_str(), r.connector.as_str())),
+            );
+            route
         });
         let routed = routing.elapsed();
         let validating = Instant::now();
         let (verdict, validated) = match (&route, checked.format) {
             (Some(r), DocumentFormat::Xml) => (
-                schema::check(&intake.validator, r, body.clone()).await?,
+                schema::check(&intake.validator, r, body.clone())
+                    .instrument(spans::validate_schema())
+                    .await?,
                 Some(validating.elapsed()),
             ),
             _ => (schema::Verdict::Deliver(String::new()), None),
@@ -494,7 +527,9 @@ impl Draft {
             validate: validated,
         }
         .emit();
-        let stored = put_bytes(intake.store.as_ref(), self.id, PAYLOAD_PART, body).await?;
+        let stored = put_bytes(intake.store.as_ref(), self.id, PAYLOAD_PART, body.clone())
+            .instrument(spans::store(body.len()))
+            .await?;
         self.parts.insert(
             0,
             Part {
@@ -532,7 +567,7 @@ impl Draft {
                     route: r.route.clone(),
                     connector: r.connector.clone(),
                     parts: self.parts.clone(),
-                    traceparent: None,
+                    traceparent: trace::traceparent(&self.span),
                     delivery_key: None,
                     mapping: r.mapping.clone(),
                 })
@@ -550,6 +585,7 @@ impl Draft {
             }
         };
         let size: u64 = self.parts.iter().map(|p| p.size).sum();
+        let connector = route.as_ref().map(|r| r.connector.as_str());
         let admission = intake
             .ledger
             .admit(NewMessage {
@@ -568,11 +604,21 @@ impl Draft {
                     .as_ref()
                     .map(|r| (r.route.clone(), r.connector.clone())),
                 enqueue,
+                traceparent: trace::traceparent(&self.span),
             })
+            .instrument(spans::enqueue(connector))
             .await?;
         match admission {
             Admission::Created(id) => {
                 self.committed = true;
+                spans::record_intake(
+                    &self.span,
+                    Some(&header),
+                    size,
+                    self.parts.len(),
+                    connector,
+                    path.last().map(|p| p.0).unwrap_or(State::Validated),
+                );
                 MessageAdmitted {
                     id,
                     tenant: &self.origin.tenant,
@@ -581,7 +627,7 @@ impl Draft {
                     message_type: header.message_type.as_deref(),
                     size,
                     parts: self.parts.len(),
-                    connector: route.as_ref().map(|r| r.connector.as_str()),
+                    connector,
                     state: path.last().map(|p| p.0).unwrap_or(State::Validated),
                     elapsed: self.started.elapsed(),
                 }

@@ -37,6 +37,9 @@ pub struct NewMessage {
     pub route: Option<(String, String)>,
     /// The queue entry to create with the row.
     pub enqueue: Option<Envelope>,
+    /// W3C `traceparent` of the message's intake span when tracing is on: every later span
+    /// (each delivery attempt, replays, after restarts) continues this trace.
+    pub traceparent: Option<String>,
 }
 
 /// The outcome of [`Ledger::admit`].
@@ -139,6 +142,9 @@ pub struct MessageRecord {
     pub last_reason: String,
     pub parts: Vec<Part>,
     pub head_hash: String,
+    /// W3C `traceparent` of the message's trace (its intake span), when tracing was on at
+    /// intake; see [`crate::telemetry::trace::trace_id`] and `trace_url`.
+    pub traceparent: Option<String>,
 }
 
 impl MessageRecord {
@@ -156,7 +162,7 @@ impl MessageRecord {
             route: route.to_string(),
             connector: connector.to_string(),
             parts: self.parts.clone(),
-            traceparent: None,
+            traceparent: self.traceparent.clone(),
             delivery_key: None,
             mapping: None,
         }

@@ -19,12 +19,14 @@ use crate::payload::PayloadStore;
 use crate::payload::get_bytes;
 use crate::queue::{Delivery, Outcome, Queue};
 use crate::telemetry::events::{DeliveryDead, DeliverySucceeded, DeliveryWillRetry, WorkerTrouble};
+use crate::telemetry::spans;
 use retry::{Next, RetryPolicy};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// Everything a connector's workers need.
 #[derive(Clone)]
@@ -100,10 +102,15 @@ pub async fn run(
             let permit = held.pop().expect("never more deliveries than permits");
             let (ctx, handle, policy, actor) =
                 (ctx.clone(), handle.clone(), policy.clone(), actor.clone());
-            tracker.spawn(async move {
-                process(&ctx, &handle, &policy, &actor, delivery).await;
-                drop(permit);
-            });
+            // Each attempt is a span in the message's trace, whichever process runs it.
+            let span = spans::delivery(&delivery.envelope, delivery.attempt);
+            tracker.spawn(
+                async move {
+                    process(&ctx, &handle, &policy, &actor, delivery).await;
+                    drop(permit);
+                }
+                .instrument(span),
+            );
         }
     }
     tracker.close();
@@ -209,6 +216,7 @@ async fn process(
         }
     };
 
+    spans::record_delivery(&tracing::Span::current(), record.to);
     if let Err(e) = delivery.settle(outcome, record.attempt(attempt)).await {
         // Not recorded, not settled: the lease runs out and the message is attempted again
         // (the idempotency key protects the Fachverfahren) rather than settled without a record.

@@ -10,9 +10,6 @@ pub const OPERATOR_TOKEN: &str = "operator-token-0123456789-anna";
 pub const VIEWER_TOKEN: &str = "viewer-token-0123456789-ben";
 
 pub const ADMIN_CONFIG: &str = r#"
-[admin]
-trace_url = "http://jaeger.example:16686/trace/{trace_id}"
-
 [[admin.tokens]]
 name = "anna"
 role = "operator"
@@ -26,11 +23,13 @@ token = { file = "ben.token" }
 
 /// Starts the broker with the admin tokens configured.
 pub async fn start(behaviour: Behaviour) -> Broker {
-    Broker::start_with_files(Backend::Embedded, behaviour, ADMIN_CONFIG, |dir| {
-        std::fs::write(dir.join("anna.token"), format!("{OPERATOR_TOKEN}\n")).unwrap();
-        std::fs::write(dir.join("ben.token"), VIEWER_TOKEN).unwrap();
-    })
-    .await
+    Broker::start_with_files(Backend::Embedded, behaviour, ADMIN_CONFIG, write_tokens).await
+}
+
+/// Writes the token files [`ADMIN_CONFIG`] names into the broker's directory.
+pub fn write_tokens(dir: &std::path::Path) {
+    std::fs::write(dir.join("anna.token"), format!("{OPERATOR_TOKEN}\n")).unwrap();
+    std::fs::write(dir.join("ben.token"), VIEWER_TOKEN).unwrap();
 }
 
 /// A response: status, `Content-Type`, `WWW-Authenticate`, JSON body (or the text).
