@@ -438,3 +438,38 @@ async fn accept_after_delivery_turns_a_refusal_into_a_rejection() {
         .await;
     wait_answered(&fc, &taken.submission_id, "accepted", 20).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accept_after_delivery_accepts_what_an_operator_resolved_by_hand() {
+    let fc = FitConnect::start(None).await;
+    // No route takes the submission: it waits, unrouted and unanswered, for an operator.
+    let extra = routes(&fc, "1s")
+        .replace(
+            "poll_interval = \"1s\"",
+            "poll_interval = \"1s\"\naccept = \"delivery\"",
+        )
+        .replace("99010003001000", "99999999999999");
+    let b = Broker::start_with_files(
+        Backend::Embedded,
+        Behaviour::default(),
+        &format!("{extra}{}", common::admin::ADMIN_CONFIG),
+        common::admin::write_tokens,
+    )
+    .await;
+    let sent = fc
+        .submit(bauantrag(), "application/xml", vec![], None)
+        .await;
+    let m = message_for(&b, &sent.submission_id, 20).await;
+    let id = m["id"].as_str().unwrap().to_string();
+    b.wait_state(&id, "unrouted", 20).await;
+    // The operator entered it into the Fachverfahren by hand and says so.
+    let resolved = common::admin::post(
+        &b,
+        &format!("/admin/api/v1/messages/{id}/resolve"),
+        common::admin::OPERATOR_TOKEN,
+        serde_json::json!({ "reason": "entered into the Fachverfahren by hand" }),
+    )
+    .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.body);
+    wait_answered(&fc, &sent.submission_id, "accepted", 20).await;
+}

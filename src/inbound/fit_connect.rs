@@ -805,7 +805,10 @@ impl Adapter {
                     problems: vec![problem],
                 }
             }
-            (State::Delivered | State::Purged, AcceptMode::Delivery) | (_, AcceptMode::Intake) => {
+            // Resolved: an operator dealt with the application by hand (an unrouted one entered
+            // into the Fachverfahren directly), so the authority has it.
+            (State::Delivered | State::Resolved | State::Purged, AcceptMode::Delivery)
+            | (_, AcceptMode::Intake) => {
                 let Some(tags) = note.tags.clone() else {
                     return Err(format!(
                         "submission {submission_id}: no authentication tags noted; cannot accept"
