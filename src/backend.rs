@@ -35,8 +35,49 @@ pub struct Cluster {
 #[derive(Clone)]
 pub struct Embedded {
     pub db: Database,
+    pub ledger: SqliteLedger,
     pub queue: SqliteQueue,
     pub store: LocalStore,
+}
+
+impl Embedded {
+    /// Start-up of the process that owns the database (it holds the data directory's lock):
+    /// queue and poller leases found belong to a process that is gone, so they are freed at
+    /// once instead of after their timeouts. Returns how many of each.
+    pub async fn recover_leases(&self) -> Result<(u64, u64)> {
+        let deliveries = self
+            .queue
+            .release_all_leases()
+            .await
+            .context("cannot recover queue leases")?;
+        let pollers = self
+            .ledger
+            .release_all_poller_leases()
+            .await
+            .context("cannot recover poller leases")?;
+        Ok((deliveries, pollers))
+    }
+}
+
+/// One embedded broker per data directory (its SQLite queue leases assume it): the lock on
+/// `broker.lock`, held while the returned file is open. Cluster replicas share everything
+/// through PostgreSQL and RabbitMQ, and may share the directory: no lock.
+pub fn lock_data_dir(config: &Config) -> Result<Option<std::fs::File>> {
+    if config.storage.backend != Backend::Embedded {
+        return Ok(None);
+    }
+    let dir = &config.storage.data_dir;
+    let lock_path = dir.join("broker.lock");
+    let lock = crate::at_rest::private_file_options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        anyhow::bail!("another amtsbote broker is running on {}", dir.display());
+    }
+    Ok(Some(lock))
 }
 
 /// The payload key, from where the configuration provisions it (see [`crate::at_rest`]).
@@ -59,11 +100,17 @@ pub async fn open(config: &Config) -> Result<Stores> {
                 config.queue.poll_interval,
             );
             let store = LocalStore::new(dir.join("payloads"), key);
+            let ledger = SqliteLedger::new(db.clone());
             Ok(Stores {
-                ledger: Arc::new(SqliteLedger::new(db.clone())),
+                ledger: Arc::new(ledger.clone()),
                 queue: Arc::new(queue.clone()),
                 payloads: Arc::new(store.clone()),
-                embedded: Some(Embedded { db, queue, store }),
+                embedded: Some(Embedded {
+                    db,
+                    ledger,
+                    queue,
+                    store,
+                }),
                 cluster: None,
             })
         }

@@ -2,7 +2,7 @@
 //! (PostgreSQL ledger with its outbox, RabbitMQ quorum queues), beside raw lapin
 //! publish-with-confirm + consume-with-ack of the same payloads, in the same run.
 
-use super::bench::{bench_config, max_load, ms, percentile, wait_delivered};
+use super::bench_support::{bench_config, max_load, ms, percentile, wait_delivered};
 use crate::broker;
 use crate::cluster::rabbit::raw_roundtrip;
 use crate::config::cluster::{PostgresConfig, RabbitConfig};
@@ -50,7 +50,7 @@ pub async fn run(args: ClusterArgs) -> Result<ExitCode> {
     let dir = tempfile::Builder::new()
         .prefix("amtsbote-bench-")
         .tempdir_in(".")?;
-    let payload = super::bench::message(args.size);
+    let payload = super::bench_support::message(args.size);
     println!(
         "amtsbote bench cluster — {} messages of {} bytes, {} cores",
         args.messages,

@@ -140,7 +140,7 @@ pub async fn run(tenants: usize, dir: Option<PathBuf>) -> Result<ExitCode> {
     let load = started.elapsed();
 
     let started = Instant::now();
-    if let Err(e) = crate::config::check(&loaded) {
+    if let Err(e) = crate::plan::check(&loaded) {
         bail!("the generated configuration does not check: {e:?}");
     }
     let check = started.elapsed() + load;

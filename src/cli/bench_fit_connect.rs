@@ -69,7 +69,7 @@ pub async fn run(n: usize) -> Result<ExitCode> {
     let info: SandboxInfo =
         serde_json::from_slice(&std::fs::read(setup.dir.join("sandbox.json"))?)?;
     let client = sender_client(&info)?;
-    let data = super::bench::message(20 * 1024);
+    let data = super::bench_support::message(20 * 1024);
     let attachment = vec![0x25u8; 100 * 1024];
     println!("amtsbote bench fit-connect — {n} submissions (20 KB XML + 100 KB attachment)");
     let submitting = Instant::now();

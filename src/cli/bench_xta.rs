@@ -81,7 +81,7 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
     let dir = tempfile::Builder::new()
         .prefix("amtsbote-bench-xta-")
         .tempdir_in(".")?;
-    let payload = super::bench::message(size);
+    let payload = super::bench_support::message(size);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -120,7 +120,7 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
         seed(&server, &payload, n)?;
         let xta_dir = dir.path().join(format!("broker-xta-{concurrency}"));
         std::fs::create_dir_all(&xta_dir)?;
-        let mut c = super::bench::bench_config(&xta_dir, 64)?;
+        let mut c = super::bench_support::bench_config(&xta_dir, 64)?;
         let toml = setup
             .source_toml("bench", "postfach", "bench", MAILBOX, &server)
             .replace(
@@ -142,7 +142,7 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
         );
         let started = Instant::now();
         let running = broker::start(&c).await?;
-        super::bench::wait_delivered(&running.stores, n).await?;
+        super::bench_support::wait_delivered(&running.stores, n).await?;
         while open_messages(&server) > 0 {
             anyhow::ensure!(
                 started.elapsed() < Duration::from_secs(1800),
@@ -152,7 +152,7 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
         }
         let xta_secs = started.elapsed().as_secs_f64();
         running.stop().await;
-        super::bench::settle_disk(&xta_dir).await?;
+        super::bench_support::settle_disk(&xta_dir).await?;
         runs.push((concurrency, transport_secs, xta_secs));
         server.shutdown().await;
     }
@@ -160,7 +160,7 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
     // 3. The same messages through HTTP intake.
     let http_dir = dir.path().join("broker-http");
     std::fs::create_dir_all(&http_dir)?;
-    let running = broker::start(&super::bench::bench_config(&http_dir, 64)?).await?;
+    let running = broker::start(&super::bench_support::bench_config(&http_dir, 64)?).await?;
     let url = Arc::new(format!(
         "http://{}/api/v1/tenants/bench/messages",
         running.addr
@@ -180,17 +180,17 @@ pub async fn run(n: usize, size: usize, clients: usize) -> Result<ExitCode> {
                 if i >= n {
                     return Ok::<_, anyhow::Error>(());
                 }
-                super::bench::post(&http, &url, body.clone(), format!("http-{i}")).await?;
+                super::bench_support::post(&http, &url, body.clone(), format!("http-{i}")).await?;
             }
         });
     }
     while let Some(r) = tasks.join_next().await {
         r.context("load client")??;
     }
-    super::bench::wait_delivered(&running.stores, n).await?;
+    super::bench_support::wait_delivered(&running.stores, n).await?;
     let http_secs = started.elapsed().as_secs_f64();
     running.stop().await;
-    super::bench::settle_disk(&http_dir).await?;
+    super::bench_support::settle_disk(&http_dir).await?;
 
     let rate = |secs: f64| n as f64 / secs;
     println!();

@@ -8,7 +8,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         Ok(l) => l,
         Err(errors) => return Ok(report(&errors)),
     };
-    match crate::config::check(&loaded) {
+    match crate::plan::check(&loaded) {
         Ok(summary) => {
             println!("configuration is valid: {summary}");
             Ok(ExitCode::SUCCESS)

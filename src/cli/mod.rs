@@ -2,6 +2,7 @@
 //! sandboxes. Each subcommand lives in its own file.
 
 mod bench;
+mod bench_support;
 mod bench_cluster;
 pub mod bench_config;
 mod bench_fit_connect;
@@ -112,5 +113,5 @@ pub fn main() -> ExitCode {
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<crate::config::Config> {
     crate::config::load(path)
         .map(|l| l.config)
-        .map_err(crate::broker::invalid)
+        .map_err(crate::plan::invalid)
 }

@@ -36,7 +36,7 @@ pub struct Args {
 
 pub async fn run(config_path: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
-    let plan = crate::broker::plan(&config).map_err(crate::broker::invalid)?;
+    let plan = crate::plan::plan(&config).map_err(crate::plan::invalid)?;
     let stores = backend::open_existing(&config).await?;
     let actor = format!("operator:{}", args.actor);
     let code = if let Some(id) = args.id {

@@ -13,7 +13,7 @@ pub async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     if let Some(e) = config.telemetry.problems().into_iter().next() {
         anyhow::bail!("{e}");
     }
-    let traces = telemetry::init(&config.log, &config.telemetry, broker::replica_id())?;
+    let traces = telemetry::init(&config.log, &config.telemetry, crate::replica::replica_id())?;
     if config_path.is_none() {
         tracing::info!("no configuration file given: running on embedded defaults");
     }

@@ -22,7 +22,7 @@ pub enum Command {
 pub async fn run(config_path: Option<&Path>, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Inspect { message, json } = cmd;
     let config = super::load_config(config_path)?;
-    let plan = crate::broker::plan(&config).map_err(crate::broker::invalid)?;
+    let plan = crate::plan::plan(&config).map_err(crate::plan::invalid)?;
     let bytes = match std::fs::read(&message) {
         Ok(b) => b,
         Err(e) => {

@@ -8,12 +8,10 @@
 //! `docs/configuration.md` documents each key; keep the two in step.
 
 pub mod admin;
-mod check;
 pub mod cluster;
 mod load;
 pub mod telemetry;
 
-pub use check::{CheckReport, check};
 pub use load::{ConfigError, Loaded, load};
 pub use telemetry::{OtlpProtocol, TelemetryConfig};
 

@@ -36,6 +36,15 @@ impl SqliteLedger {
     pub fn new(db: Database) -> Self {
         SqliteLedger { db }
     }
+
+    /// Frees every poller lease. Only for start-up of the single process that owns the
+    /// database: a lease found then belongs to a process that is gone (killed, crashed), which
+    /// would otherwise keep its mailboxes unread until the lease expires.
+    pub async fn release_all_poller_leases(&self) -> Result<u64, LedgerError> {
+        self.db
+            .write(|c| Ok::<_, LedgerError>(c.execute("DELETE FROM poller_leases", [])? as u64))
+            .await
+    }
 }
 
 /// Appends one history entry after `prev_hash` and returns its hash.

@@ -18,7 +18,7 @@
 //! With `accept = "delivery"` the answer waits for the Fachverfahren: a delivered message is
 //! accepted, a dead one rejected.
 
-use crate::broker::replica_id;
+use crate::replica::replica_id;
 use crate::config::{AcceptMode, Config, ConfigError, FitConnectSource, SecretRef, SourceConfig};
 use crate::intake::{Draft, Intake, Origin};
 use crate::ledger::Ledger;

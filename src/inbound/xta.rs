@@ -27,7 +27,7 @@
 //! message (`close` only confirms receipt; transport reports belong to the author), so the
 //! ledger reason and the log line say that no report was sent and whom to tell.
 
-use crate::broker::replica_id;
+use crate::replica::replica_id;
 use crate::config::{Config, ConfigError, SourceConfig, XtaSource};
 use crate::intake::{Accepted, Intake, IntakeError, Origin};
 use crate::ledger::Ledger;

@@ -21,6 +21,8 @@ use crate::queue::{Delivery, Outcome, Queue};
 use crate::telemetry::events::{DeliveryDead, DeliverySucceeded, DeliveryWillRetry, WorkerTrouble};
 use crate::telemetry::spans;
 use retry::{Next, RetryPolicy};
+use amtsbote_xoev::Mapping;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -28,13 +30,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+/// Compiled mapping files by id, shared by the workers (built by [`crate::plan`]).
+pub type Mappings = Arc<BTreeMap<String, Arc<Mapping>>>;
+
 /// Everything a connector's workers need.
 #[derive(Clone)]
 pub struct WorkerContext {
     pub ledger: Arc<dyn Ledger>,
     pub queue: Arc<dyn Queue>,
     pub store: Arc<dyn PayloadStore>,
-    pub mappings: crate::broker::Mappings,
+    pub mappings: Mappings,
 }
 
 /// Runs the workers of one connector until `shutdown` fires, then lets deliveries in flight

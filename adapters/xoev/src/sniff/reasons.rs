@@ -14,8 +14,7 @@ use quick_xml::name::NamespaceError;
 
 use super::header::Flow;
 use super::input::{Input, Trip};
-use super::scan::UTF8_BOM;
-use super::syntax::is_xml_whitespace;
+use super::syntax::{UTF8_BOM, is_xml_whitespace};
 use crate::error::{Fault, FaultKind, display_name};
 
 /// Text before anything else: white space is fine; anything else means the payload is

@@ -144,6 +144,9 @@ fn is_ws_char(c: char) -> bool {
     c.is_ascii() && is_xml_whitespace(c as u8)
 }
 
+/// The UTF-8 byte order mark.
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! `amtsbote check`'s work: build everything a start would build, and look at the files and
 //! directories it would use.
 
-use super::{ConfigError, Loaded};
+use crate::config::{ConfigError, Loaded, StorageConfig, TenantConfig};
 use std::fmt;
 
 /// What a valid configuration contains.
@@ -27,7 +27,7 @@ impl fmt::Display for CheckReport {
 
 pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
     let c = &loaded.config;
-    let mut errors = match crate::broker::plan(c) {
+    let mut errors = match super::plan(c) {
         Ok(_) => Vec::new(),
         Err(e) => e,
     };
@@ -53,7 +53,7 @@ pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
         return Err(errors);
     }
     let tenant_count =
-        |f: fn(&super::TenantConfig) -> usize| c.tenants.values().map(f).sum::<usize>();
+        |f: fn(&TenantConfig) -> usize| c.tenants.values().map(f).sum::<usize>();
     Ok(CheckReport {
         files: loaded.files.len(),
         tenants: c.tenants.len(),
@@ -66,8 +66,8 @@ pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
 
 /// The backend's sections: present when the backend needs them, absent when it does not, and
 /// every secret readable (not connected to: `check` works offline).
-fn check_backend(s: &super::StorageConfig) -> Vec<ConfigError> {
-    use super::Backend;
+fn check_backend(s: &StorageConfig) -> Vec<ConfigError> {
+    use crate::config::Backend;
     let mut errors = Vec::new();
     let mut err = |key: &str, reason: String| {
         errors.push(ConfigError::new(None, Some(key.to_string()), reason))
