@@ -9,6 +9,7 @@
 //! "synced" always means "on disk". Elsewhere it falls back to `sync_all` per call.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, oneshot};
 
@@ -24,6 +25,8 @@ struct Inner {
     dir: PathBuf,
     waiting: Mutex<Vec<Waiter>>,
     wake: Notify,
+    /// Flushes started so far.
+    flushes: AtomicU64,
 }
 
 impl SyncGroup {
@@ -61,6 +64,7 @@ impl SyncGroup {
             dir: dir.to_path_buf(),
             waiting: Mutex::new(Vec::new()),
             wake: Notify::new(),
+            flushes: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&inner);
         tokio::spawn(async move {
@@ -77,6 +81,7 @@ impl SyncGroup {
                     continue;
                 }
                 let dir = inner.dir.clone();
+                inner.flushes.fetch_add(1, Ordering::Relaxed);
                 drop(inner);
                 let started = std::time::Instant::now();
                 let result = tokio::task::spawn_blocking(move || flush(&dir))
@@ -92,6 +97,11 @@ impl SyncGroup {
             }
         });
         SyncGroup { inner }
+    }
+
+    /// How many flushes this group started.
+    pub fn flushes(&self) -> u64 {
+        self.inner.flushes.load(Ordering::Relaxed)
     }
 
     /// Returns once everything written to this file system before the call is durable.
@@ -160,6 +170,24 @@ mod tests {
         for t in tasks {
             t.await.unwrap().unwrap();
         }
+        let flushes = group.flushes();
+        assert!((1..=50).contains(&flushes), "{flushes} flushes");
+    }
+
+    /// On one thread the flushing task runs only when the writers wait: all of them asked
+    /// before it ran, so one flush answers them all.
+    #[tokio::test(flavor = "current_thread")]
+    async fn writers_waiting_together_share_one_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let group = SyncGroup::new(dir.path());
+        let waits: Vec<_> = (0..50).map(|_| group.sync()).collect();
+        for r in futures::future::join_all(waits).await {
+            r.unwrap();
+        }
+        assert_eq!(group.flushes(), 1);
+        // A writer asking after that flush started is not answered by it: a flush of its own.
+        group.sync().await.unwrap();
+        assert_eq!(group.flushes(), 2);
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@
 //! With `accept = "delivery"` the answer waits for the Fachverfahren: a delivered message is
 //! accepted, a dead one rejected.
 
+use super::{SourceKind, build_sources};
 use crate::replica::replica_id;
 use crate::config::{AcceptMode, Config, ConfigError, FitConnectSource, SecretRef, SourceConfig};
 use crate::intake::{Draft, Intake, Origin};
@@ -167,39 +168,16 @@ fn private_key(r: &SecretRef, key_use: KeyUse) -> Result<PrivateKey, String> {
 
 /// Builds every FIT-Connect destination of the configuration (reads secrets, loads keys).
 pub fn build(config: &Config) -> Result<Vec<Arc<Destination>>, Vec<ConfigError>> {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    let mut destinations = BTreeSet::new();
-    for (key, id, source, tenant) in config.all_sources() {
-        let SourceConfig::FitConnect(f) = source else {
-            continue;
-        };
-        let Some(tenant) = tenant else {
-            errors.push(ConfigError::new(
-                None,
-                Some(key),
-                "a FIT-Connect destination belongs to one tenant: declare it under [tenants.<id>.sources]",
-            ));
-            continue;
-        };
-        if !destinations.insert(f.destination_id.clone()) {
-            errors.push(ConfigError::new(
-                None,
-                Some(format!("{key}.destination_id")),
-                "this destination is configured twice",
-            ));
-            continue;
-        }
-        match build_one(id, tenant, f, &key) {
-            Ok(d) => out.push(Arc::new(d)),
-            Err(mut e) => errors.append(&mut e),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    let kind = SourceKind {
+        select: |s| match s {
+            SourceConfig::FitConnect(f) => Some(f),
+            _ => None,
+        },
+        needs_tenant: "a FIT-Connect destination belongs to one tenant: declare it under [tenants.<id>.sources]",
+        identity: |f: &FitConnectSource| f.destination_id.clone(),
+        duplicate: ("destination_id", "this destination is configured twice"),
+    };
+    build_sources(config, kind, build_one)
 }
 
 fn build_one(

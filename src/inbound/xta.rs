@@ -27,6 +27,7 @@
 //! message (`close` only confirms receipt; transport reports belong to the author), so the
 //! ledger reason and the log line say that no report was sent and whom to tell.
 
+use super::{SourceKind, build_sources};
 use crate::replica::replica_id;
 use crate::config::{Config, ConfigError, SourceConfig, XtaSource};
 use crate::intake::{Accepted, Intake, IntakeError, Origin};
@@ -154,42 +155,16 @@ pub fn valid_reader(s: &str) -> bool {
 /// Builds every XTA account of the configuration (reads the password, opens the client
 /// certificate, loads the CA). Errors name the key and say what to fix.
 pub fn build(config: &Config) -> Result<Vec<Arc<Account>>, Vec<ConfigError>> {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    let mut mailboxes = BTreeSet::new();
-    for (key, id, source, tenant) in config.all_sources() {
-        let SourceConfig::Xta(x) = source else {
-            continue;
-        };
-        let Some(tenant) = tenant else {
-            errors.push(ConfigError::new(
-                None,
-                Some(key),
-                "an XTA mailbox belongs to one tenant: declare it under [tenants.<id>.sources]",
-            ));
-            continue;
-        };
-        if !mailboxes.insert((
-            x.endpoint.trim_end_matches('/').to_string(),
-            x.reader.clone(),
-        )) {
-            errors.push(ConfigError::new(
-                None,
-                Some(format!("{key}.reader")),
-                "this mailbox is configured twice for the same XTA server",
-            ));
-            continue;
-        }
-        match build_one(id, tenant, x, &key) {
-            Ok(a) => out.push(Arc::new(a)),
-            Err(mut e) => errors.append(&mut e),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    let kind = SourceKind {
+        select: |s| match s {
+            SourceConfig::Xta(x) => Some(x),
+            _ => None,
+        },
+        needs_tenant: "an XTA mailbox belongs to one tenant: declare it under [tenants.<id>.sources]",
+        identity: |x: &XtaSource| (x.endpoint.trim_end_matches('/').to_string(), x.reader.clone()),
+        duplicate: ("reader", "this mailbox is configured twice for the same XTA server"),
+    };
+    build_sources(config, kind, build_one)
 }
 
 fn build_one(
