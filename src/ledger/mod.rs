@@ -42,6 +42,25 @@ pub struct NewMessage {
     pub traceparent: Option<String>,
 }
 
+impl NewMessage {
+    /// Whether the state machine allows `received` followed by [`NewMessage::path`]: what
+    /// every ledger checks before it admits a message.
+    pub fn check_path(&self) -> Result<(), LedgerError> {
+        let mut from = State::Received;
+        for (to, _) in &self.path {
+            if !from.can_become(*to) {
+                return Err(LedgerError::TransitionNotAllowed {
+                    id: self.id,
+                    from,
+                    to: *to,
+                });
+            }
+            from = *to;
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of [`Ledger::admit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
