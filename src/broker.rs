@@ -3,15 +3,15 @@
 //! the stores.
 
 use crate::backend::{self, Stores};
-use crate::config::{Backend, Config};
-use crate::connectors;
+use crate::config::Config;
 use crate::inbound::http::HttpIntake;
 use crate::inbound::{fit_connect, xta};
 use crate::intake::{DocumentLimits, Intake};
 use crate::plan::{invalid, plan};
 use crate::telemetry::auth_failures;
 use crate::worker::{self, WorkerContext};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,14 +5,15 @@
 //!
 //! Figures, not assertions: the machine is shared and noisy. `docs/BENCHMARKS.md` records runs.
 
+use super::bench_support::{
+    bench_config, max_load, message, ms, percentile, post, settle_disk, wait_delivered,
+};
 use crate::broker;
-use super::bench_support::{bench_config, max_load, message, ms, percentile, wait_delivered};
 use crate::ledger::MessageFilter;
 use crate::message::State;
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(ClapArgs)]

@@ -140,12 +140,7 @@ pub struct Load {
 
 /// Posts `total` copies of `payload` to `url` from `clients` concurrent HTTP clients, each
 /// with its own transport id, as fast as intake answers.
-pub async fn max_load(
-    url: &str,
-    payload: &[u8],
-    clients: usize,
-    total: usize,
-) -> Result<Load> {
+pub async fn max_load(url: &str, payload: &[u8], clients: usize, total: usize) -> Result<Load> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;

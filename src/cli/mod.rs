@@ -2,10 +2,10 @@
 //! sandboxes. Each subcommand lives in its own file.
 
 mod bench;
-mod bench_support;
 mod bench_cluster;
 pub mod bench_config;
 mod bench_fit_connect;
+mod bench_support;
 mod bench_xoev;
 mod bench_xta;
 mod check;

@@ -19,11 +19,11 @@
 //! accepted, a dead one rejected.
 
 use super::{SourceKind, build_sources};
-use crate::replica::replica_id;
 use crate::config::{AcceptMode, Config, ConfigError, FitConnectSource, SecretRef, SourceConfig};
 use crate::intake::{Draft, Intake, Origin};
 use crate::ledger::Ledger;
 use crate::message::{MessageId, State};
+use crate::replica::replica_id;
 use crate::secrets;
 use crate::telemetry::events::{CredentialExpiry, FitConnectPollFailed, PollSucceeded};
 use crate::telemetry::spans;
@@ -170,7 +170,7 @@ fn private_key(r: &SecretRef, key_use: KeyUse) -> Result<PrivateKey, String> {
 pub fn build(config: &Config) -> Result<Vec<Arc<Destination>>, Vec<ConfigError>> {
     let kind = SourceKind {
         select: |s| match s {
-            SourceConfig::FitConnect(f) => Some(f),
+            SourceConfig::FitConnect(f) => Some(f.as_ref()),
             _ => None,
         },
         needs_tenant: "a FIT-Connect destination belongs to one tenant: declare it under [tenants.<id>.sources]",

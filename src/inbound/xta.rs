@@ -28,11 +28,11 @@
 //! ledger reason and the log line say that no report was sent and whom to tell.
 
 use super::{SourceKind, build_sources};
-use crate::replica::replica_id;
 use crate::config::{Config, ConfigError, SourceConfig, XtaSource};
 use crate::intake::{Accepted, Intake, IntakeError, Origin};
 use crate::ledger::Ledger;
 use crate::message::{MessageId, State, XtaMeta};
+use crate::replica::replica_id;
 use crate::routing::Pattern;
 use crate::secrets;
 use crate::telemetry::events::{
@@ -46,7 +46,6 @@ use amtsbote_xta::{ContentContainer, MessageMetaData, PartyIdentifier, XtaError}
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use bytes::Bytes;
 use futures::StreamExt;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -157,12 +156,20 @@ pub fn valid_reader(s: &str) -> bool {
 pub fn build(config: &Config) -> Result<Vec<Arc<Account>>, Vec<ConfigError>> {
     let kind = SourceKind {
         select: |s| match s {
-            SourceConfig::Xta(x) => Some(x),
+            SourceConfig::Xta(x) => Some(x.as_ref()),
             _ => None,
         },
         needs_tenant: "an XTA mailbox belongs to one tenant: declare it under [tenants.<id>.sources]",
-        identity: |x: &XtaSource| (x.endpoint.trim_end_matches('/').to_string(), x.reader.clone()),
-        duplicate: ("reader", "this mailbox is configured twice for the same XTA server"),
+        identity: |x: &XtaSource| {
+            (
+                x.endpoint.trim_end_matches('/').to_string(),
+                x.reader.clone(),
+            )
+        },
+        duplicate: (
+            "reader",
+            "this mailbox is configured twice for the same XTA server",
+        ),
     };
     build_sources(config, kind, build_one)
 }

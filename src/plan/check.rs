@@ -52,8 +52,7 @@ pub fn check(loaded: &Loaded) -> Result<CheckReport, Vec<ConfigError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let tenant_count =
-        |f: fn(&TenantConfig) -> usize| c.tenants.values().map(f).sum::<usize>();
+    let tenant_count = |f: fn(&TenantConfig) -> usize| c.tenants.values().map(f).sum::<usize>();
     Ok(CheckReport {
         files: loaded.files.len(),
         tenants: c.tenants.len(),

@@ -19,9 +19,8 @@ use super::input::Input;
 use super::reasons::{encoding_label, io_fault, leading_text, not_xml_hint, parser_fault};
 use super::sniffed::Sniffed;
 use super::syntax::{
-    UTF8_BOM,
-    attributes_are_separated, find_illegal_char, is_qname, is_xml_char, is_xml_whitespace,
-    parse_declaration,
+    UTF8_BOM, attributes_are_separated, find_illegal_char, is_qname, is_xml_char,
+    is_xml_whitespace, parse_declaration,
 };
 use crate::Limits;
 use crate::error::{Fault, FaultKind, Position, SniffError, display_name};
@@ -81,7 +80,6 @@ fn prelude<R: BufRead>(input: &mut Input<R>, limits: &Limits) -> Result<u64, Sni
         }
     }
 }
-
 
 /// What is known about a start tag's namespace after resolving it.
 enum ElementNs {
