@@ -317,7 +317,20 @@ fn demo_config(dir: &std::path::Path, fv: &SampleFachverfahren) -> Result<Config
         dir.join("formserver.token"),
         uuid::Uuid::new_v4().to_string(),
     )?;
+    // An operator token for the console and the admin API (printed with --keep-running).
+    std::fs::write(
+        dir.join("operator.token"),
+        uuid::Uuid::new_v4().simple().to_string(),
+    )?;
     let mut c = Config::default();
+    c.admin.tokens.push(crate::config::admin::AdminTokenConfig {
+        name: "demo".into(),
+        role: crate::config::admin::AdminRole::Operator,
+        token: SecretRef {
+            file: Some(dir.join("operator.token")),
+            env: None,
+        },
+    });
     c.server.listen = "127.0.0.1:0".parse()?;
     c.storage.data_dir = dir.join("data");
     // The demo's data dies with its temporary directory: an ephemeral key is right here only.
@@ -621,6 +634,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         println!(
             "  token for the formserver source: {}",
             dir.path().join("formserver.token").display()
+        );
+        println!(
+            "  console {base}/console/ — operator token: {}",
+            std::fs::read_to_string(dir.path().join("operator.token"))?.trim()
         );
         tokio::signal::ctrl_c().await?;
     }

@@ -5,7 +5,7 @@
 //! The directory holds a test CA (`ca.pem`, `ca.key`), the server certificate for
 //! localhost/127.0.0.1, and one PKCS#12 client certificate per account (`<account>.p12`,
 //! protected by the password in `p12.password`), made on first use and reused afterwards —
-//! see [`amtsbote_xta::pki::local_sandbox`]. [`Setup::source_toml`] prints the broker
+//! see [`amtsbote_xta::sandbox::local_sandbox`]. [`Setup::source_toml`] prints the broker
 //! configuration for a mailbox; [`sample_message`] turns an XÖV document into an XTA message
 //! as an author's Fachverfahren would send it.
 
@@ -14,7 +14,7 @@ use amtsbote_xta::client::{
     ClientConfig, ClientIdentity, Endpoints, OutgoingMessage, TrustAnchors,
 };
 use amtsbote_xta::metadata::{BusinessScenario, KeyCode, MessageType, Qualifier};
-use amtsbote_xta::pki::{LocalAccount, LocalSandbox, local_sandbox};
+use amtsbote_xta::sandbox::{LocalAccount, LocalSandbox, local_sandbox};
 use amtsbote_xta::sandbox::{RunningSandbox, Sandbox};
 use amtsbote_xta::{Content, ContentContainer, MessageMetaData, PartyIdentifier};
 use anyhow::{Context, Result, bail};

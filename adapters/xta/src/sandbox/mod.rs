@@ -33,6 +33,7 @@
 //! `XTAWSTechnicalProblemException` 9030 to the next N requests, change the answer encoding
 //! (MTOM or inline base64), lower the size limit, lock accounts, record every exchange.
 
+mod local;
 mod ports;
 mod server;
 mod store;
@@ -54,24 +55,9 @@ use crate::mtom::ContentEncoding;
 use crate::pki::ClientCertificate;
 use crate::wsdl::{Operation, Port};
 
+pub use crate::pki::SandboxTls;
+pub use local::{LocalAccount, LocalClient, LocalSandbox, local_sandbox};
 pub use store::MailboxEntry;
-
-/// The server's TLS material (PEM).
-#[derive(Clone)]
-pub struct SandboxTls {
-    /// Server certificate followed by its chain.
-    pub certificate_chain_pem: Vec<u8>,
-    /// The server's private key (PKCS#8, SEC1 or PKCS#1).
-    pub private_key_pem: Vec<u8>,
-    /// CA certificate(s) client certificates must be issued by.
-    pub client_ca_pem: Vec<u8>,
-}
-
-impl std::fmt::Debug for SandboxTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SandboxTls").finish_non_exhaustive()
-    }
-}
 
 /// How an account recognises its client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
