@@ -384,30 +384,7 @@ async fn json_with_attachments_goes_out_as_multipart(backend: Backend) {
     );
 }
 
-/// Every test above runs on both deployments: the same behaviour is promised on one machine
-/// (SQLite) and in a cluster (PostgreSQL + RabbitMQ).
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread")]
-                async fn $name() {
-                    super::$name(super::Backend::Embedded).await
-                }
-            )*
-        }
-        mod cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread")]
-                async fn $name() {
-                    super::$name(super::Backend::Cluster).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+common::on_both_backends!(
     an_application_is_delivered_once_with_its_audit_trail,
     a_repeated_transport_id_returns_the_first_id_and_changes_nothing,
     transient_failures_are_retried_until_delivered,

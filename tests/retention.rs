@@ -88,26 +88,4 @@ retention = "1s"
     );
 }
 
-/// Both deployments: the purge and its audit entry go through the ledger of each.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread")]
-                async fn $name() {
-                    super::$name(super::Backend::Embedded).await
-                }
-            )*
-        }
-        mod cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread")]
-                async fn $name() {
-                    super::$name(super::Backend::Cluster).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(a_tenant_period_purges_its_payloads_and_keeps_the_others);
+common::on_both_backends!(a_tenant_period_purges_its_payloads_and_keeps_the_others);

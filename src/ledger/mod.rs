@@ -162,7 +162,7 @@ pub struct MessageRecord {
     pub parts: Vec<Part>,
     pub head_hash: String,
     /// W3C `traceparent` of the message's trace (its intake span), when tracing was on at
-    /// intake; see [`crate::telemetry::trace::trace_id`] and `trace_url`.
+    /// intake; see [`crate::telemetry::trace::trace_id`] and [`crate::config::TelemetryConfig::trace_url`].
     pub traceparent: Option<String>,
 }
 

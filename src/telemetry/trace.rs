@@ -177,11 +177,6 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
     valid.then_some(id)
 }
 
-/// The link to the trace of a message with this `traceparent` in the configured trace UI.
-pub fn trace_url(cfg: &TelemetryConfig, traceparent: &str) -> Option<String> {
-    cfg.trace_url(trace_id(traceparent)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +195,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            trace_url(&cfg, tp).as_deref(),
+            trace_id(tp).and_then(|id| cfg.trace_url(id)).as_deref(),
             Some("http://jaeger:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736")
         );
     }

@@ -6,6 +6,33 @@
 pub mod admin;
 pub mod fit_connect;
 
+/// Runs each named `async fn(Backend)` test on both deployments, as `embedded::<name>` and
+/// `cluster::<name>`: the same behaviour is promised on one machine (SQLite) and in a cluster
+/// (PostgreSQL + RabbitMQ).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(super::Backend::Embedded).await
+                }
+            )*
+        }
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(super::Backend::Cluster).await
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
+
 use amtsbote::sandbox::fachverfahren::{Behaviour, Received, SampleFachverfahren};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
